@@ -1,0 +1,1 @@
+"""The user-facing API: pydantic models of every CRD version. No I/O."""

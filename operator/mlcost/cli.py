@@ -1,0 +1,154 @@
+"""The `mlcost` command: run the operator, plan, validate, generate CRDs, or run the demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mlcost.manifests import Manifest
+
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    # Flags override MLCOST_* settings; the handlers module reads them once on import.
+    if args.namespace:
+        os.environ["MLCOST_NAMESPACES"] = ",".join(args.namespace)
+    if args.metrics_port is not None:
+        os.environ["MLCOST_METRICS_PORT"] = str(args.metrics_port)
+    import kopf
+
+    from mlcost.config import ConfigError
+
+    try:
+        from mlcost.handlers import main as handlers
+    except ConfigError as exc:
+        print(f"mlcost run: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    config = handlers.CONFIG
+    kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat.FULL)
+    asyncio.run(
+        kopf.operator(
+            clusterwide=not config.namespaces,
+            namespaces=config.namespaces,
+            standalone=True,
+            liveness_endpoint=f"http://0.0.0.0:{config.health_port}/healthz",
+        )
+    )
+    return EXIT_OK
+
+
+def _cmd_crds(args: argparse.Namespace) -> int:
+    from mlcost.api.crd import write_crds
+
+    for path in write_crds(Path(args.output)):
+        print(f"wrote {path}")
+    return EXIT_OK
+
+
+def _load_valid(paths: list[str], command: str) -> list[Manifest] | None:
+    """The parsed manifests, or None after printing every problem with its file and field."""
+    from mlcost.manifests import parse_manifest, read_manifests, validate_manifests
+
+    missing = [p for p in paths if not Path(p).exists()]
+    if missing:
+        print(f"mlcost {command}: no such file or directory: {', '.join(missing)}", file=sys.stderr)
+        return None
+    manifests, errors = read_manifests([Path(p) for p in paths])
+    errors += validate_manifests(manifests)
+    for error in errors:
+        print(str(error), file=sys.stderr)
+    if errors:
+        print(f"mlcost {command}: {len(errors)} error(s); nothing was done", file=sys.stderr)
+        return None
+    return [parse_manifest(m) for m in manifests]
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    manifests = _load_valid(args.filename, "validate")
+    if manifests is None:
+        return EXIT_ERROR
+    print(f"{len(manifests)} manifest(s) valid")
+    return EXIT_OK
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from mlcost.planner import plan_manifests
+
+    manifests = _load_valid(args.filename, "plan")
+    if manifests is None:
+        return EXIT_ERROR
+    return plan_manifests(manifests, region=args.region, endpoint_url=args.endpoint_url)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from mlcost.demo import run_demo
+
+    manifests = _load_valid([args.filename], "demo")
+    if manifests is None:
+        return EXIT_ERROR
+    return run_demo(
+        manifests,
+        once=args.once,
+        metrics_port=args.metrics_port,
+        interval=args.interval,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mlcost", description="Govern the cost of SageMaker workloads, the GitOps way."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run the operator against the current cluster")
+    run.add_argument(
+        "-n", "--namespace", action="append", help="watch only this namespace (repeatable); default: all"
+    )
+    run.add_argument("--metrics-port", type=int, help="port of /metrics (default 8080; 0 = off)")
+    run.set_defaults(func=_cmd_run)
+
+    crds = commands.add_parser("crds", help="write the CustomResourceDefinitions")
+    crds.add_argument("-o", "--output", default="crds", help="directory (default: crds)")
+    crds.set_defaults(func=_cmd_crds)
+
+    validate = commands.add_parser("validate", help="check manifests against the API")
+    validate.add_argument("-f", "--filename", action="append", required=True, help="file or directory")
+    validate.set_defaults(func=_cmd_validate)
+
+    plan = commands.add_parser(
+        "plan", help="show what the operator would change in AWS (exit 0: none, 2: changes, 1: error)"
+    )
+    plan.add_argument("-f", "--filename", action="append", required=True, help="file or directory")
+    plan.add_argument("--region", help="region for policies without spec.aws.region")
+    plan.add_argument("--endpoint-url", help="send AWS calls here (an embedded or local AWS)")
+    plan.set_defaults(func=_cmd_plan)
+
+    demo = commands.add_parser("demo", help="reconcile the examples against an embedded AWS")
+    demo.add_argument("-f", "--filename", default="examples", help="manifests (default: examples)")
+    demo.add_argument("--once", action="store_true", help="exit after one sweep")
+    demo.add_argument("--metrics-port", type=int, default=9090, help="port of /metrics (0 = off)")
+    demo.add_argument("--interval", type=float, default=30.0, help="seconds between sweeps")
+    demo.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

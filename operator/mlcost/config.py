@@ -1,0 +1,73 @@
+"""The operator's settings, read once from MLCOST_* environment variables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import timedelta
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+from mlcost.api.types import Duration
+
+
+def _default_region(env: Mapping[str, str]) -> str:
+    return env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+class ConfigError(ValueError):
+    """A setting has a value the operator cannot use."""
+
+
+class Config(BaseModel):
+    """Operator-wide settings. Each field is read from MLCOST_<FIELD_NAME_IN_CAPITALS>."""
+
+    metrics_port: int = Field(default=8080, ge=0, le=65535, description="Port of /metrics.")
+    health_port: int = Field(default=8081, ge=0, le=65535, description="Port of /healthz.")
+    aws_region: str = Field(
+        default="us-east-1",
+        description="Region for policies without spec.aws.region (default: AWS_REGION).",
+    )
+    aws_endpoint_url: str | None = Field(
+        default=None, description="Send every AWS call here (an embedded or local AWS)."
+    )
+    aws_max_attempts: int = Field(
+        default=5, ge=1, description="Attempts per AWS call; throttling backs off between them."
+    )
+    cost_explorer_min_interval: Duration = Field(
+        default=timedelta(hours=1),
+        description="Ask Cost Explorer ($0.01 a request) at most this often per question.",
+    )
+    tick: Duration = Field(
+        default=timedelta(seconds=30),
+        description="How often each object checks whether its resyncInterval has passed.",
+    )
+    retry_interval: Duration = Field(
+        default=timedelta(minutes=1),
+        description="How soon a failed reconcile is tried again.",
+    )
+    namespaces: list[str] = Field(
+        default_factory=list,
+        description="Watch only these namespaces (comma-separated); default: all.",
+    )
+
+    @field_validator("namespaces", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
+        env = os.environ if env is None else env
+        values: dict[str, object] = {"aws_region": _default_region(env)}
+        for name in cls.model_fields:
+            key = f"MLCOST_{name.upper()}"
+            if key in env:
+                values[name] = env[key]
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            problems = "; ".join(f"MLCOST_{str(e['loc'][0]).upper()}: {e['msg']}" for e in exc.errors())
+            raise ConfigError(f"invalid operator settings: {problems}") from exc

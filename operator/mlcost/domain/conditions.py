@@ -1,0 +1,42 @@
+"""Reducer for Kubernetes-style status conditions: keep transition times honest."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from mlcost.api.common import Condition, ConditionStatus
+
+READY = "Ready"
+BUDGET_SYNCED = "BudgetSynced"
+COMPLIANT = "Compliant"
+
+
+def set_condition(
+    conditions: list[Condition],
+    type_: str,
+    status: bool | ConditionStatus,
+    reason: str,
+    message: str,
+    *,
+    now: datetime,
+    generation: int | None = None,
+) -> list[Condition]:
+    """Return `conditions` with `type_` set; lastTransitionTime moves only when status flips."""
+    if isinstance(status, bool):
+        status = ConditionStatus.TRUE if status else ConditionStatus.FALSE
+    previous = next((c for c in conditions if c.type == type_), None)
+    since = previous.last_transition_time if previous and previous.status == status else now
+    updated = Condition(
+        type=type_,
+        status=status,
+        reason=reason,
+        message=message,
+        last_transition_time=since,
+        observed_generation=generation,
+    )
+    others = [c for c in conditions if c.type != type_]
+    return sorted([*others, updated], key=lambda c: (c.type != READY, c.type))
+
+
+def get_condition(conditions: list[Condition], type_: str) -> Condition | None:
+    return next((c for c in conditions if c.type == type_), None)

@@ -1,0 +1,58 @@
+"""Helpers shared by the moto extensions: idempotent patching, per-backend state, decimals."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar, cast
+
+from moto.core.models import DEFAULT_ACCOUNT_ID
+
+__all__ = ["DEFAULT_ACCOUNT_ID", "ext_state", "original", "patch", "to_decimal"]
+
+T = TypeVar("T")
+
+# The first value each patched attribute had, so that patching twice never wraps our own
+# function and original() always reaches moto's implementation.
+_ORIGINALS: dict[tuple[type, str], Any] = {}
+
+
+def patch(cls: type, name: str, value: Callable[..., Any]) -> None:
+    """Set cls.name to value, remembering moto's own attribute the first time."""
+    key = (cls, name)
+    if key not in _ORIGINALS:
+        _ORIGINALS[key] = cls.__dict__.get(name)
+    setattr(cls, name, value)
+
+
+def original(cls: type, name: str) -> Callable[..., Any]:
+    """Moto's implementation of cls.name from before patch() replaced it."""
+    found = _ORIGINALS.get((cls, name))
+    if found is None:
+        raise LookupError(f"{cls.__name__}.{name} was not patched or had no original")
+    return cast(Callable[..., Any], found)
+
+
+def ext_state(owner: object, factory: Callable[[], T]) -> T:
+    """The extension state of type T kept on a moto backend.
+
+    It lives in the backend's __dict__ because moto's reset (POST /moto-api/reset) empties
+    that dict and re-runs __init__ on the same object: our state is reset with moto's.
+    """
+    key = f"_mlcost_{getattr(factory, '__name__', 'state')}"
+    store: dict[str, Any] = owner.__dict__
+    value = store.get(key)
+    if value is None:
+        value = store.setdefault(key, factory())
+    return cast(T, value)
+
+
+def to_decimal(value: object) -> Decimal | None:
+    """A finite Decimal from an AWS numeric string (or number), None when it is not one."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+    return number if number.is_finite() else None

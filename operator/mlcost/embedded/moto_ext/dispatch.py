@@ -1,0 +1,228 @@
+"""Moto request dispatch hooks: counts every AWS call received and injects AWS errors on demand."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+import moto
+from moto.core import errors as moto_errors
+from moto.core.common_types import TYPE_RESPONSE
+from moto.core.exceptions import ServiceException
+from moto.core.responses import ActionResult, BaseResponse
+from moto.moto_api._internal.models import MotoAPIBackend
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+from ._common import original, patch
+
+__all__ = ["calls", "clear_faults", "inject_error", "install", "reset_calls"]
+
+# Status codes of AWS's common errors where they are not 400 (the AWS "Common Errors" page):
+# throttling stays 400 in the JSON and query protocols, access errors are 403.
+_DEFAULT_STATUS = {
+    "AccessDenied": 403,
+    "AccessDeniedException": 403,
+    "ExpiredToken": 403,
+    "ExpiredTokenException": 403,
+    "IncompleteSignature": 403,
+    "InvalidClientTokenId": 403,
+    "MissingAuthenticationToken": 403,
+    "OptInRequired": 403,
+    "UnrecognizedClientException": 403,
+    "InternalError": 500,
+    "InternalErrorException": 500,
+    "InternalFailure": 500,
+    "InternalServerError": 500,
+    "InternalServerException": 500,
+    "ServiceUnavailable": 503,
+    "ServiceUnavailableException": 503,
+}
+
+WILDCARD = "*"
+
+
+@dataclass
+class _Fault:
+    code: str
+    message: str
+    status: int
+    remaining: int | None  # None: until cleared
+
+
+class InjectedError(ServiceException):
+    """An error answered in place of an operation.
+
+    Defined outside moto on purpose: moto looks for an exception's error shape in the
+    service its module is named after, and would look for a service called "core".
+    """
+
+
+_lock = threading.Lock()
+_faults: dict[tuple[str, str], list[_Fault]] = {}
+_calls: Counter[tuple[str, str]] = Counter()
+
+
+def default_status(code: str) -> int:
+    """The HTTP status AWS answers with for a common error code (400 unless listed)."""
+    return _DEFAULT_STATUS.get(code, 400)
+
+
+def inject_error(
+    service: str,
+    operation: str,
+    code: str,
+    message: str | None = None,
+    count: int | None = 1,
+    status: int | None = None,
+) -> None:
+    """Make the next `count` calls of service:operation fail with AWS error `code`.
+
+    service is the boto3 client name ("budgets", "sagemaker", "cloudwatch", ...), operation the
+    API name ("DescribeBudget") or "*" for every operation of the service. count=None fails
+    every call until clear_faults(). status defaults to AWS's status for the code. Faults
+    queue up: a second inject for the same operation applies after the first is used up.
+    """
+    if count is not None and count < 1:
+        raise ValueError("count must be at least 1 (or None for 'until cleared')")
+    fault = _Fault(
+        code=code,
+        message=message or f"Injected {code} for {service}:{operation}",
+        status=status if status is not None else default_status(code),
+        remaining=count,
+    )
+    with _lock:
+        _faults.setdefault((service, operation), []).append(fault)
+
+
+def clear_faults() -> None:
+    """Forget every injected error."""
+    with _lock:
+        _faults.clear()
+
+
+def calls() -> Counter[tuple[str, str]]:
+    """A copy of the per-(service, operation) count of AWS requests received since the reset."""
+    with _lock:
+        return Counter(_calls)
+
+
+def reset_calls() -> None:
+    """Set every call count back to zero."""
+    with _lock:
+        _calls.clear()
+
+
+def _take_fault(key: tuple[str, str]) -> _Fault | None:
+    # Caller holds _lock. The exact operation wins over the service-wide wildcard.
+    for lookup in (key, (key[0], WILDCARD)):
+        queue = _faults.get(lookup)
+        if not queue:
+            continue
+        fault = queue[0]
+        if fault.remaining is not None:
+            fault.remaining -= 1
+            if fault.remaining <= 0:
+                queue.pop(0)
+        return fault
+    return None
+
+
+def _error_response(response: BaseResponse, code: str, message: str, status: int) -> TYPE_RESPONSE:
+    # moto's serializer renders the error in the service's own protocol (JSON, query XML,
+    # CBOR) and sets X-Amzn-ErrorType; only the status is ours to choose.
+    if code not in moto_errors.COMMON_ERROR_CODES:
+        # moto warns about codes its service models don't list; ours are deliberate.
+        moto_errors.COMMON_ERROR_CODES.append(code)
+    _, headers, body = response.serialized(ActionResult(InjectedError(code, message)))
+    headers["status"] = str(status)
+    return status, headers, body
+
+
+def _call_action(self: BaseResponse) -> TYPE_RESPONSE:
+    key = (self.boto3_service_name, self._get_action() or "")
+    with _lock:
+        _calls[key] += 1
+        fault = _take_fault(key)
+    if fault is not None:
+        return _error_response(self, fault.code, fault.message, fault.status)
+    try:
+        return original(BaseResponse, "call_action")(self)  # type: ignore[no-any-return]
+    except NotImplementedError:
+        # moto answers an unimplemented operation with HTTP 500, which botocore retries
+        # (slowly) before failing with an HTML body. 501 is not retried and says what is missing.
+        return _error_response(
+            self,
+            "InternalFailure",
+            f"The embedded AWS (moto {moto.__version__}) does not implement "
+            f"{key[0]}:{key[1]}; add it under mlcost/embedded/moto_ext",
+            501,
+        )
+
+
+# SigV4 signing names that differ from the boto3 client name, for services moto lacks.
+_SIGNING_TO_CLIENT = {"monitoring": "cloudwatch", "tagging": "resourcegroupstaggingapi"}
+
+
+def _unknown_service_call(environ: dict[str, Any]) -> tuple[str, str]:
+    """(service, operation) of a request moto has no backend for, from headers, query, path."""
+    service = "unknown"
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    if "Credential=" in auth:
+        scope = auth.split("Credential=", 1)[1].split(",", 1)[0].split("/")
+        if len(scope) >= 4:
+            service = _SIGNING_TO_CLIENT.get(scope[3], scope[3])
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    if target:
+        return service, target.rsplit(".", 1)[-1]
+    action = parse_qs(environ.get("QUERY_STRING", "")).get("Action", [""])[0]
+    return service, action or environ.get("PATH_INFO", "").rsplit("/", 1)[-1]
+
+
+def _dispatch_app(
+    self: DomainDispatcherApplication,
+    environ: dict[str, Any],
+    start_response: Callable[..., Any],
+) -> Iterable[bytes]:
+    try:
+        app = self.get_application(environ)
+    except Exception:  # moto has no backend for the service at all
+        service, operation = _unknown_service_call(environ)
+        with _lock:
+            _calls[(service, operation)] += 1
+        body = json.dumps(
+            {
+                "__type": "InternalFailure",
+                "message": f"The embedded AWS (moto {moto.__version__}) has no {service} "
+                f"service ({operation}); add it under mlcost/embedded/moto_ext",
+            }
+        ).encode()
+        # 501, unlike moto's 500, is not retried by botocore.
+        start_response(
+            "501 Not Implemented",
+            [
+                ("Content-Type", "application/x-amz-json-1.1"),
+                ("X-Amzn-ErrorType", "InternalFailure"),
+                ("Content-Length", str(len(body))),
+            ],
+        )
+        return [body]
+    return app(environ, start_response)
+
+
+def _reset(self: MotoAPIBackend) -> None:
+    # POST /moto-api/reset must leave no fault armed and no count from the previous test.
+    original(MotoAPIBackend, "reset")(self)
+    clear_faults()
+    reset_calls()
+
+
+def install() -> None:
+    """Route every moto request through the call counter and the fault registry."""
+    patch(BaseResponse, "call_action", _call_action)
+    patch(MotoAPIBackend, "reset", _reset)
+    patch(DomainDispatcherApplication, "__call__", _dispatch_app)

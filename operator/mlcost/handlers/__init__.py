@@ -1,0 +1,1 @@
+"""Thin kopf handlers: parse, call reconcile, patch status, post Events, map errors."""

@@ -1,0 +1,57 @@
+"""The operator's table of contents: every kopf handler is registered here."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+
+from mlcost.config import Config
+from mlcost.constants import FINALIZER, GROUP, MLCOSTPOLICY_PLURAL, VERSION
+from mlcost.handlers import policy
+from mlcost.handlers.runtime import Runtime, build_runtime
+
+CONFIG = Config.from_env()
+MLCOSTPOLICY = (GROUP, VERSION, MLCOSTPOLICY_PLURAL)
+
+
+def _runtime(memo: kopf.Memo) -> Runtime:
+    runtime: Runtime = memo["runtime"]
+    return runtime
+
+
+@kopf.on.startup()
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: Any, **_: Any) -> None:
+    # Progress and diff-base go to annotations: a structural status schema would prune them.
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=GROUP, key="last-handled-configuration"
+    )
+    settings.persistence.finalizer = FINALIZER
+    settings.posting.level = logging.INFO
+    settings.watching.server_timeout = 300
+    runtime = memo.get("runtime") or build_runtime(CONFIG)
+    memo["runtime"] = runtime
+    if CONFIG.metrics_port:
+        runtime.metrics.serve(CONFIG.metrics_port)
+        logger.info(f"Serving /metrics on port {CONFIG.metrics_port}")
+
+
+@kopf.on.resume(*MLCOSTPOLICY)
+@kopf.on.create(*MLCOSTPOLICY)
+@kopf.on.update(*MLCOSTPOLICY, field="spec")
+async def reconcile_policy(
+    body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Any, **_: Any
+) -> None:
+    await policy.reconcile(_runtime(memo), body, patch, logger, resync=False)
+
+
+@kopf.timer(*MLCOSTPOLICY, interval=CONFIG.tick.total_seconds(), initial_delay=CONFIG.tick.total_seconds())
+async def resync_policy(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Any, **_: Any) -> None:
+    await policy.reconcile(_runtime(memo), body, patch, logger, resync=True)
+
+
+@kopf.on.delete(*MLCOSTPOLICY)
+async def delete_policy(body: kopf.Body, memo: kopf.Memo, logger: Any, **_: Any) -> None:
+    await policy.finalize(_runtime(memo), body, logger)

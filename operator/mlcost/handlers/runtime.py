@@ -1,0 +1,39 @@
+"""What every handler shares: settings, AWS sessions, reconcilers, metrics, per-object locks."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from mlcost.aws.session import AwsSessions
+from mlcost.config import Config
+from mlcost.domain.spend import SpendCache
+from mlcost.metrics import Metrics
+from mlcost.reconcile.policy import PolicyReconciler
+
+
+@dataclass
+class Runtime:
+    config: Config
+    metrics: Metrics
+    policies: PolicyReconciler
+    _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+
+    def lock(self, uid: str) -> asyncio.Lock:
+        """One lock per object, so a timer and a change handler never reconcile it at once."""
+        return self._locks.setdefault(uid, asyncio.Lock())
+
+    def forget(self, uid: str) -> None:
+        self._locks.pop(uid, None)
+
+
+def build_runtime(config: Config, metrics: Metrics | None = None) -> Runtime:
+    metrics = metrics or Metrics()
+    sessions = AwsSessions(
+        default_region=config.aws_region,
+        endpoint_url=config.aws_endpoint_url,
+        max_attempts=config.aws_max_attempts,
+        recorder=metrics,
+    )
+    policies = PolicyReconciler(sessions, SpendCache(config.cost_explorer_min_interval))
+    return Runtime(config=config, metrics=metrics, policies=policies)

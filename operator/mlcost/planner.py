@@ -1,0 +1,42 @@
+"""`mlcost plan`: what the operator would change in AWS for a set of manifests, changing nothing."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+from mlcost.api.v1alpha1 import MLCostPolicy
+from mlcost.aws.session import AwsSessions
+from mlcost.config import Config
+from mlcost.domain.spend import SpendCache
+from mlcost.manifests import Manifest
+from mlcost.reconcile.policy import PolicyReconciler
+from mlcost.reconcile.results import ObjectRef
+from mlcost.report import plan_lines
+
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+
+
+def plan_manifests(manifests: list[Manifest], *, region: str | None, endpoint_url: str | None) -> int:
+    """Print each object's pending changes; 0 = none, 2 = changes pending, 1 = an error."""
+    config = Config.from_env()
+    sessions = AwsSessions(
+        default_region=region or config.aws_region,
+        endpoint_url=endpoint_url or config.aws_endpoint_url or os.environ.get("AWS_ENDPOINT_URL"),
+        max_attempts=config.aws_max_attempts,
+    )
+    reconciler = PolicyReconciler(sessions, SpendCache(timedelta(hours=1)))
+    code = EXIT_OK
+    for manifest in manifests:
+        ref = ObjectRef(manifest.metadata.namespace, manifest.metadata.name, generation=1)
+        if not isinstance(manifest, MLCostPolicy):
+            print(f"EndpointRightsizing {ref.key}: planning of rightsizing is not supported yet; skipped")
+            continue
+        result = reconciler.reconcile(ref, manifest.spec, None, dry_run=True, read_spend=False)
+        for line in plan_lines(ref, result):
+            print(f"MLCostPolicy {line}")
+        if result.outcome.error or (result.budget and result.budget.plan and result.budget.plan.blocker):
+            code = EXIT_ERROR
+        elif result.outcome.changes and code == EXIT_OK:
+            code = EXIT_CHANGES
+    return code

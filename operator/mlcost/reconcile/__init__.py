@@ -1,0 +1,1 @@
+"""Orchestration without kopf: observe (aws) -> plan (domain) -> apply (aws) -> status."""

@@ -1,0 +1,199 @@
+"""Reconcile one MLCostPolicy: its budget and spend today, into a status and Events."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from mlcost.api.v1alpha1.mlcostpolicy import MLCostPolicySpec, MLCostPolicyStatus
+from mlcost.aws.session import AwsSessions, AwsTarget
+from mlcost.domain import conditions as cond
+from mlcost.domain.budget import default_budget_name
+from mlcost.domain.errors import MlcostError
+from mlcost.domain.spend import SpendCache
+from mlcost.reconcile.budget import BudgetReconciler, BudgetSync
+from mlcost.reconcile.results import ObjectRef, Outcome, utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PolicyResult:
+    status: MLCostPolicyStatus
+    outcome: Outcome
+    budget: BudgetSync | None = None
+
+    @property
+    def ready(self) -> bool:
+        ready = cond.get_condition(self.status.conditions, cond.READY)
+        return bool(ready and ready.status == "True")
+
+
+class PolicyReconciler:
+    """Everything an MLCostPolicy asks of AWS, without knowing about kopf."""
+
+    def __init__(
+        self,
+        sessions: AwsSessions,
+        spend_cache: SpendCache,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self.budget = BudgetReconciler(sessions, spend_cache)
+
+    def target(self, spec: MLCostPolicySpec) -> AwsTarget:
+        aws = spec.aws
+        return self.sessions.target(aws.region if aws else None, aws.role_arn if aws else None)
+
+    def reconcile(
+        self,
+        ref: ObjectRef,
+        spec: MLCostPolicySpec,
+        previous: MLCostPolicyStatus | None,
+        *,
+        dry_run: bool = False,
+        read_spend: bool = True,
+    ) -> PolicyResult:
+        now = self.clock()
+        previous = previous or MLCostPolicyStatus()
+        spec_changed = previous.observed_generation != ref.generation
+        status = previous.model_copy(deep=True)
+        status.observed_generation = ref.generation
+        outcome = Outcome()
+        result = PolicyResult(status, outcome)
+
+        if spec.budget is None:
+            status.budget = None
+            self._set(status, cond.BUDGET_SYNCED, True, "NoBudget", "spec.budget is not set", now, ref)
+        else:
+            try:
+                result.budget = self.budget.sync(
+                    ref,
+                    spec.budget,
+                    self.target(spec),
+                    previous.budget,
+                    spec_changed=spec_changed,
+                    now=now,
+                    outcome=outcome,
+                    dry_run=dry_run,
+                    read_spend=read_spend,
+                )
+            except MlcostError as exc:
+                outcome.error = exc
+                self._budget_failed(status, exc, now, ref, outcome, previous)
+            else:
+                self._budget_synced(status, result.budget, now, ref, outcome, previous)
+
+        status.last_sweep = now
+        self._set_ready(status, outcome, now, ref)
+        return result
+
+    def _budget_synced(
+        self,
+        status: MLCostPolicyStatus,
+        sync: BudgetSync,
+        now: datetime,
+        ref: ObjectRef,
+        outcome: Outcome,
+        previous: MLCostPolicyStatus,
+    ) -> None:
+        plan = sync.plan
+        assert plan is not None
+        if plan.blocker:
+            self._set(
+                status,
+                cond.BUDGET_SYNCED,
+                False,
+                plan.blocker.value,
+                plan.blocker_message,
+                now,
+                ref,
+            )
+            if _changed(previous, cond.BUDGET_SYNCED, plan.blocker.value):
+                outcome.warn(plan.blocker.value, plan.blocker_message)
+            return
+        status.budget = sync.status
+        if outcome.changes and sync.drift:
+            reason, message = (
+                "DriftReverted",
+                f"Reverted changes made outside the operator to budget {plan.desired.name}",
+            )
+        elif outcome.changes:
+            reason, message = (
+                "Applied",
+                f"Budget {plan.desired.name} matches the spec ({len(outcome.changes)} change(s) applied)",
+            )
+        else:
+            reason, message = "InSync", f"Budget {plan.desired.name} matches the spec"
+        self._set(status, cond.BUDGET_SYNCED, True, reason, message, now, ref)
+        if sync.spend_error:
+            outcome.error = sync.spend_error
+            if _changed(previous, cond.READY, sync.spend_error.reason):
+                outcome.warn(sync.spend_error.reason, f"Cannot read spend: {sync.spend_error.message}")
+
+    def _budget_failed(
+        self,
+        status: MLCostPolicyStatus,
+        exc: MlcostError,
+        now: datetime,
+        ref: ObjectRef,
+        outcome: Outcome,
+        previous: MLCostPolicyStatus,
+    ) -> None:
+        log.warning("%s: budget not synced: %s", ref.key, exc.message)
+        self._set(status, cond.BUDGET_SYNCED, False, exc.reason, exc.message, now, ref)
+        if _changed(previous, cond.BUDGET_SYNCED, exc.reason) or outcome.changes:
+            outcome.warn(exc.reason, exc.message)
+
+    def _set_ready(self, status: MLCostPolicyStatus, outcome: Outcome, now: datetime, ref: ObjectRef) -> None:
+        blocker = next((c for c in status.conditions if c.type != cond.READY and c.status != "True"), None)
+        if outcome.error:
+            self._set(status, cond.READY, False, outcome.error.reason, outcome.error.message, now, ref)
+        elif blocker:
+            self._set(status, cond.READY, False, blocker.reason, blocker.message, now, ref)
+        else:
+            self._set(
+                status,
+                cond.READY,
+                True,
+                "Reconciled",
+                "Everything the spec asks for is in place",
+                now,
+                ref,
+            )
+
+    @staticmethod
+    def _set(
+        status: MLCostPolicyStatus,
+        type_: str,
+        ok: bool,
+        reason: str,
+        message: str,
+        now: datetime,
+        ref: ObjectRef,
+    ) -> None:
+        status.conditions = cond.set_condition(
+            status.conditions, type_, ok, reason, message, now=now, generation=ref.generation
+        )
+
+    def finalize(
+        self, ref: ObjectRef, spec: MLCostPolicySpec, previous: MLCostPolicyStatus | None
+    ) -> Outcome:
+        """Release what the policy owns in AWS before the object goes. Raises MlcostError."""
+        outcome = Outcome()
+        if spec.budget is None:
+            return outcome
+        name = (previous.budget.name if previous and previous.budget else None) or (
+            spec.budget.name or default_budget_name(ref.namespace, ref.name)
+        )
+        self.budget.remove(ref, spec.budget, self.target(spec), name, outcome)
+        return outcome
+
+
+def _changed(previous: MLCostPolicyStatus, type_: str, reason: str) -> bool:
+    """Whether a condition's reason is new, so a repeated failure posts its Event only once."""
+    old = cond.get_condition(previous.conditions, type_)
+    return old is None or old.reason != reason
