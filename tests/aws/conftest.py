@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, cast
 
 import boto3
@@ -12,13 +12,6 @@ from botocore.config import Config
 from mlcost.embedded.server import EmbeddedAws
 
 ClientFactory = Callable[..., Any]
-
-
-@pytest.fixture(scope="session")
-def embedded_aws() -> Iterator[EmbeddedAws]:
-    """The embedded AWS (moto server plus extensions) on a free port of 127.0.0.1."""
-    with EmbeddedAws() as aws:
-        yield aws
 
 
 @pytest.fixture(autouse=True)

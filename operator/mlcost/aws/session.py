@@ -99,7 +99,7 @@ class AwsSessions:
         self.recorder = recorder or CountingRecorder()
         self._base = base_session or boto3.Session()
         self._config = Config(
-            retries={"mode": "standard", "max_attempts": max_attempts},
+            retries={"mode": "standard", "total_max_attempts": max_attempts},
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
             user_agent_extra="mlcost-operator",

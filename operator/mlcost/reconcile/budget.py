@@ -20,7 +20,7 @@ from mlcost.domain.budget import (
     owner_key,
     plan_budget,
 )
-from mlcost.domain.errors import MlcostError
+from mlcost.domain.errors import InvalidSpec, MlcostError
 from mlcost.domain.spend import (
     Spend,
     SpendCache,
@@ -75,6 +75,12 @@ class BudgetReconciler:
         """Make AWS match `spec`. Raises MlcostError when AWS cannot be read or changed."""
         budgets = self.budgets(target)
         desired = desired_budget(spec, ref.namespace, ref.name)
+        if previous and previous.name and previous.name != desired.name:
+            raise InvalidSpec(
+                f"The policy's budget is {previous.name} in AWS, but the spec now names "
+                f"{desired.name}: the operator never renames budgets. Put back "
+                f"spec.budget.name: {previous.name}, or delete and re-create the policy."
+            )
         check_feasible(desired, account_id=budgets.account_id, region=target.region)
         observed = budgets.describe(desired.name)
         plan = plan_budget(desired, observed, owner=owner_key(ref.namespace, ref.name), adopt=spec.adopt)

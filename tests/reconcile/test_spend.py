@@ -1,0 +1,103 @@
+"""Spend and forecast from Cost Explorer: figures in status, requests bounded and shared."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from mlcost.embedded.server import EmbeddedAws
+from mlcost.reconcile.policy import PolicyReconciler
+from mlcost.reconcile.results import ObjectRef
+from tests.reconcile.conftest import Clock, ReconcilerFactory, policy_spec
+from tests.reconcile.test_budget_lifecycle import REF, condition
+
+
+def queue_month(aws: EmbeddedAws, clock: Clock, per_day: str, forecast_rest: str) -> Decimal:
+    today = clock.now.date()
+    start = today.replace(day=1)
+    days = [start + timedelta(days=i) for i in range((today - start).days + 1)]
+    aws.queue_cost_and_usage(
+        [
+            {
+                "ResultsByTime": [
+                    {
+                        "TimePeriod": {"Start": d.isoformat(), "End": (d + timedelta(days=1)).isoformat()},
+                        "Total": {"UnblendedCost": {"Amount": per_day, "Unit": "USD"}},
+                    }
+                    for d in days
+                ]
+            }
+        ]
+    )
+    aws.queue_cost_forecast([{"Total": {"Amount": forecast_rest, "Unit": "USD"}}])
+    return Decimal(per_day) * len(days)
+
+
+def ce_requests(aws: EmbeddedAws) -> int:
+    return sum(n for (service, _), n in aws.calls().items() if service == "ce")
+
+
+def test_spend_forecast_and_utilisation_in_status(reconciler: PolicyReconciler, aws: EmbeddedAws, clock: Clock) -> None:
+    actual = queue_month(aws, clock, "40.00", "600.00")
+
+    result = reconciler.reconcile(REF, policy_spec(), None)
+
+    budget = result.status.budget
+    assert budget is not None
+    assert budget.actual_spend == actual
+    # The forecast covers today onwards, so it replaces today's partial figure.
+    assert budget.forecasted_spend == actual - Decimal("40.00") + Decimal("600.00")
+    assert budget.utilization_percent == (actual * 100 / 5000).quantize(Decimal("0.01"))
+    assert budget.last_updated == clock.now
+
+
+def test_cost_explorer_asked_at_most_once_an_hour(reconciler: PolicyReconciler, aws: EmbeddedAws, clock: Clock) -> None:
+    queue_month(aws, clock, "40.00", "600.00")
+    status = reconciler.reconcile(REF, policy_spec(), None).status
+    first_requests = ce_requests(aws)
+    assert first_requests == 2  # GetCostAndUsage + GetCostForecast
+
+    for _ in range(5):
+        clock.advance(timedelta(minutes=10))
+        status = reconciler.reconcile(REF, policy_spec(), status).status
+    assert ce_requests(aws) == first_requests
+    assert status.budget is not None and status.budget.last_updated == clock.now - timedelta(minutes=50)
+
+    clock.advance(timedelta(minutes=10))
+    reconciler.reconcile(REF, policy_spec(), status)
+    assert ce_requests(aws) == 2 * first_requests
+
+
+def test_policies_asking_the_same_question_share_one_answer(
+    reconciler: PolicyReconciler, aws: EmbeddedAws, clock: Clock
+) -> None:
+    queue_month(aws, clock, "40.00", "600.00")
+    reconciler.reconcile(REF, policy_spec(), None)
+    other = ObjectRef("team-fraud", "fraud-batch", generation=1)
+
+    result = reconciler.reconcile(other, policy_spec(), None)
+
+    assert ce_requests(aws) == 2
+    assert result.status.budget is not None and result.status.budget.actual_spend is not None
+
+
+def test_restart_reuses_the_figure_in_status(make_reconciler: ReconcilerFactory, aws: EmbeddedAws, clock: Clock) -> None:
+    queue_month(aws, clock, "40.00", "600.00")
+    status = make_reconciler().reconcile(REF, policy_spec(), None).status
+    aws.reset_calls()
+    clock.advance(timedelta(minutes=5))
+
+    restarted = make_reconciler().reconcile(REF, policy_spec(), status)
+
+    assert ce_requests(aws) == 0
+    assert restarted.status.budget == status.budget
+
+
+def test_cost_explorer_denied_keeps_budget_synced(reconciler: PolicyReconciler, aws: EmbeddedAws) -> None:
+    aws.inject_error("ce", "GetCostAndUsage", "AccessDeniedException", "not allowed", count=None)
+
+    result = reconciler.reconcile(REF, policy_spec(), None)
+
+    assert condition(result, "BudgetSynced")[0] == "True"
+    assert condition(result, "Ready")[:2] == ("False", "AccessDenied")
+    assert result.status.budget is not None and result.status.budget.actual_spend is None
