@@ -34,7 +34,9 @@ def test_sns_topic_of_other_region_is_refused_before_any_change(
     reconciler: PolicyReconciler, aws: EmbeddedAws
 ) -> None:
     spec = policy_spec(
-        notifications=[{"type": "ACTUAL", "threshold": "80", "snsTopicArn": "arn:aws:sns:eu-west-1:123456789012:t"}]
+        notifications=[
+            {"type": "ACTUAL", "threshold": "80", "snsTopicArn": "arn:aws:sns:eu-west-1:123456789012:t"}
+        ]
     )
 
     result = reconciler.reconcile(REF, spec, None)
@@ -45,7 +47,9 @@ def test_sns_topic_of_other_region_is_refused_before_any_change(
     assert mutating_calls(aws) == {}
 
 
-def test_access_denied_has_its_own_reason(reconciler: PolicyReconciler, aws: EmbeddedAws, budgets_api: Any) -> None:
+def test_access_denied_has_its_own_reason(
+    reconciler: PolicyReconciler, aws: EmbeddedAws, budgets_api: Any
+) -> None:
     aws.inject_error("budgets", "CreateBudget", "AccessDeniedException", "User is not authorized", count=None)
 
     result = reconciler.reconcile(REF, policy_spec(), None)
@@ -98,7 +102,9 @@ def test_failure_halfway_is_reported_and_finished_next_time(
         limit="6000",
         notifications=[{"type": "ACTUAL", "threshold": "90", "emails": ["ml-leads@example.com"]}],
     )
-    aws.inject_error("budgets", "CreateNotification", "InternalErrorException", "boom", count=None, status=500)
+    aws.inject_error(
+        "budgets", "CreateNotification", "InternalErrorException", "boom", count=None, status=500
+    )
     ref = ObjectRef(REF.namespace, REF.name, 2)
 
     failed = reconciler.reconcile(ref, edited, first.status)
@@ -128,7 +134,9 @@ def test_unreachable_aws_is_reported(make_reconciler: ReconcilerFactory) -> None
     assert "unreachable" in message
 
 
-def test_aws_outage_then_recovery_converges(make_reconciler: ReconcilerFactory, aws: EmbeddedAws, budgets_api: Any) -> None:
+def test_aws_outage_then_recovery_converges(
+    make_reconciler: ReconcilerFactory, aws: EmbeddedAws, budgets_api: Any
+) -> None:
     reconciler = make_reconciler(max_attempts=1)
     aws.inject_error("budgets", "*", "ServiceUnavailable", "down", count=None, status=503)
 

@@ -29,7 +29,9 @@ def describe(budgets_api: Any, name: str = NAME) -> dict[str, Any]:
 
 def notifications(budgets_api: Any, name: str = NAME) -> dict[tuple[str, float], set[str]]:
     found = {}
-    for n in budgets_api.describe_notifications_for_budget(AccountId=ACCOUNT, BudgetName=name)["Notifications"]:
+    for n in budgets_api.describe_notifications_for_budget(AccountId=ACCOUNT, BudgetName=name)[
+        "Notifications"
+    ]:
         subs = budgets_api.describe_subscribers_for_notification(
             AccountId=ACCOUNT, BudgetName=name, Notification=n
         )["Subscribers"]
@@ -74,7 +76,9 @@ def test_second_reconcile_makes_no_mutating_call(reconciler: PolicyReconciler, a
     assert condition(second, "BudgetSynced")[1] == "InSync"
 
 
-def test_spec_edit_updates_budget_in_place(reconciler: PolicyReconciler, budgets_api: Any, aws: EmbeddedAws) -> None:
+def test_spec_edit_updates_budget_in_place(
+    reconciler: PolicyReconciler, budgets_api: Any, aws: EmbeddedAws
+) -> None:
     first = reconciler.reconcile(REF, policy_spec(), None)
     edited = policy_spec(
         limit="7500",
@@ -111,7 +115,12 @@ def test_console_change_is_reverted_on_resync(reconciler: PolicyReconciler, budg
     budgets_api.delete_notification(
         AccountId=ACCOUNT,
         BudgetName=NAME,
-        Notification={"NotificationType": "ACTUAL", "ComparisonOperator": "GREATER_THAN", "Threshold": 80.0, "ThresholdType": "PERCENTAGE"},
+        Notification={
+            "NotificationType": "ACTUAL",
+            "ComparisonOperator": "GREATER_THAN",
+            "Threshold": 80.0,
+            "ThresholdType": "PERCENTAGE",
+        },
     )
 
     result = reconciler.reconcile(REF, policy_spec(), first.status)
@@ -127,7 +136,12 @@ def test_budget_not_created_by_operator_is_left_alone(
 ) -> None:
     budgets_api.create_budget(
         AccountId=ACCOUNT,
-        Budget={"BudgetName": NAME, "BudgetLimit": {"Amount": "10", "Unit": "USD"}, "TimeUnit": "MONTHLY", "BudgetType": "COST"},
+        Budget={
+            "BudgetName": NAME,
+            "BudgetLimit": {"Amount": "10", "Unit": "USD"},
+            "TimeUnit": "MONTHLY",
+            "BudgetType": "COST",
+        },
     )
     aws.reset_calls()
 
@@ -146,7 +160,12 @@ def test_budget_not_created_by_operator_is_left_alone(
 def test_adopt_takes_over_and_converges(reconciler: PolicyReconciler, budgets_api: Any) -> None:
     budgets_api.create_budget(
         AccountId=ACCOUNT,
-        Budget={"BudgetName": NAME, "BudgetLimit": {"Amount": "10", "Unit": "USD"}, "TimeUnit": "MONTHLY", "BudgetType": "COST"},
+        Budget={
+            "BudgetName": NAME,
+            "BudgetLimit": {"Amount": "10", "Unit": "USD"},
+            "TimeUnit": "MONTHLY",
+            "BudgetType": "COST",
+        },
     )
 
     result = reconciler.reconcile(REF, policy_spec(adopt=True), None)
@@ -157,7 +176,9 @@ def test_adopt_takes_over_and_converges(reconciler: PolicyReconciler, budgets_ap
     assert "BudgetAdopted" in [e.reason for e in result.outcome.events]
 
 
-def test_budget_of_another_policy_is_never_taken(reconciler: PolicyReconciler, budgets_api: Any, aws: EmbeddedAws) -> None:
+def test_budget_of_another_policy_is_never_taken(
+    reconciler: PolicyReconciler, budgets_api: Any, aws: EmbeddedAws
+) -> None:
     other = ObjectRef("team-risk", "risk", generation=1)
     reconciler.reconcile(other, policy_spec(name="shared-budget"), None)
     aws.reset_calls()
@@ -189,10 +210,17 @@ def test_retain_keeps_budget_and_releases_ownership(reconciler: PolicyReconciler
     assert owner(budgets_api) is None
 
 
-def test_delete_never_touches_a_budget_it_does_not_own(reconciler: PolicyReconciler, budgets_api: Any) -> None:
+def test_delete_never_touches_a_budget_it_does_not_own(
+    reconciler: PolicyReconciler, budgets_api: Any
+) -> None:
     budgets_api.create_budget(
         AccountId=ACCOUNT,
-        Budget={"BudgetName": NAME, "BudgetLimit": {"Amount": "10", "Unit": "USD"}, "TimeUnit": "MONTHLY", "BudgetType": "COST"},
+        Budget={
+            "BudgetName": NAME,
+            "BudgetLimit": {"Amount": "10", "Unit": "USD"},
+            "TimeUnit": "MONTHLY",
+            "BudgetType": "COST",
+        },
     )
 
     outcome = reconciler.finalize(REF, policy_spec(), MLCostPolicyStatus())
@@ -206,7 +234,9 @@ def test_delete_of_budget_already_gone_succeeds(reconciler: PolicyReconciler) ->
     assert [e.reason for e in outcome.events] == ["BudgetGone"]
 
 
-def test_renaming_the_budget_is_refused(reconciler: PolicyReconciler, budgets_api: Any, aws: EmbeddedAws) -> None:
+def test_renaming_the_budget_is_refused(
+    reconciler: PolicyReconciler, budgets_api: Any, aws: EmbeddedAws
+) -> None:
     status = reconciler.reconcile(REF, policy_spec(), None).status
     aws.reset_calls()
 

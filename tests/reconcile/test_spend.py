@@ -37,7 +37,9 @@ def ce_requests(aws: EmbeddedAws) -> int:
     return sum(n for (service, _), n in aws.calls().items() if service == "ce")
 
 
-def test_spend_forecast_and_utilisation_in_status(reconciler: PolicyReconciler, aws: EmbeddedAws, clock: Clock) -> None:
+def test_spend_forecast_and_utilisation_in_status(
+    reconciler: PolicyReconciler, aws: EmbeddedAws, clock: Clock
+) -> None:
     actual = queue_month(aws, clock, "40.00", "600.00")
 
     result = reconciler.reconcile(REF, policy_spec(), None)
@@ -51,7 +53,9 @@ def test_spend_forecast_and_utilisation_in_status(reconciler: PolicyReconciler, 
     assert budget.last_updated == clock.now
 
 
-def test_cost_explorer_asked_at_most_once_an_hour(reconciler: PolicyReconciler, aws: EmbeddedAws, clock: Clock) -> None:
+def test_cost_explorer_asked_at_most_once_an_hour(
+    reconciler: PolicyReconciler, aws: EmbeddedAws, clock: Clock
+) -> None:
     queue_month(aws, clock, "40.00", "600.00")
     status = reconciler.reconcile(REF, policy_spec(), None).status
     first_requests = ce_requests(aws)
@@ -81,7 +85,9 @@ def test_policies_asking_the_same_question_share_one_answer(
     assert result.status.budget is not None and result.status.budget.actual_spend is not None
 
 
-def test_restart_reuses_the_figure_in_status(make_reconciler: ReconcilerFactory, aws: EmbeddedAws, clock: Clock) -> None:
+def test_restart_reuses_the_figure_in_status(
+    make_reconciler: ReconcilerFactory, aws: EmbeddedAws, clock: Clock
+) -> None:
     queue_month(aws, clock, "40.00", "600.00")
     status = make_reconciler().reconcile(REF, policy_spec(), None).status
     aws.reset_calls()

@@ -1,0 +1,157 @@
+"""The `mlcost` command as a user runs it: validate, plan (exit codes), crds, demo."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlcost.embedded.server import EmbeddedAws
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+
+POLICY = """\
+apiVersion: mlcost.io/v1alpha1
+kind: MLCostPolicy
+metadata: {name: fraud-detection, namespace: team-fraud}
+spec:
+  budget:
+    limit: "5000"
+    notifications:
+      - {type: ACTUAL, threshold: "80", emails: [ml-leads@example.com]}
+"""
+
+
+def mlcost(
+    *args: str, cwd: Path = ROOT, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    full_env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        **(env or {}),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "mlcost", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_validate_accepts_the_examples() -> None:
+    run = mlcost("validate", "-f", str(EXAMPLES))
+    assert run.returncode == 0, run.stderr
+    assert "2 manifest(s) valid" in run.stdout
+
+
+def test_validate_names_file_object_and_field(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(POLICY.replace('limit: "5000"', "limit: 5000"))
+
+    run = mlcost("validate", "-f", str(bad))
+
+    assert run.returncode == 1
+    assert str(bad) in run.stderr
+    assert "MLCostPolicy team-fraud/fraud-detection" in run.stderr
+    assert "spec.budget.limit" in run.stderr
+
+
+@pytest.fixture
+def aws(embedded_aws: EmbeddedAws) -> EmbeddedAws:
+    embedded_aws.reset()
+    return embedded_aws
+
+
+def test_plan_exit_codes_follow_pending_changes(
+    tmp_path: Path, aws: EmbeddedAws, budgets: Any = None
+) -> None:
+    manifest = tmp_path / "policy.yaml"
+    manifest.write_text(POLICY)
+
+    pending = mlcost("plan", "-f", str(tmp_path), "--endpoint-url", aws.endpoint_url)
+    assert pending.returncode == 2, pending.stdout + pending.stderr
+    assert "budget team-fraud-fraud-detection: create" in pending.stdout
+    assert not [k for k in aws.calls() if k[1] == "CreateBudget"], "plan must not change AWS"
+
+    applied = mlcost("demo", "--once", "--metrics-port", "0", "-f", str(tmp_path))
+    assert applied.returncode == 0, applied.stdout + applied.stderr  # its own embedded AWS
+
+
+def test_plan_reports_no_change_and_errors(tmp_path: Path, aws: EmbeddedAws) -> None:
+    import boto3
+
+    manifest = tmp_path / "policy.yaml"
+    manifest.write_text(POLICY)
+    client: Any = boto3.client(
+        "budgets",
+        endpoint_url=aws.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    client.create_budget(
+        AccountId="123456789012",
+        Budget={
+            "BudgetName": "team-fraud-fraud-detection",
+            "BudgetLimit": {"Amount": "1", "Unit": "USD"},
+            "TimeUnit": "MONTHLY",
+            "BudgetType": "COST",
+        },
+    )
+    blocked = mlcost("plan", "-f", str(manifest), "--endpoint-url", aws.endpoint_url)
+    assert blocked.returncode == 1
+    assert "BudgetNotOwned" in blocked.stdout
+
+    client.tag_resource(
+        ResourceARN="arn:aws:budgets::123456789012:budget/team-fraud-fraud-detection",
+        ResourceTags=[{"Key": "mlcost.io/managed-by", "Value": "team-fraud/fraud-detection"}],
+    )
+    client.update_budget(
+        AccountId="123456789012",
+        NewBudget={
+            "BudgetName": "team-fraud-fraud-detection",
+            "BudgetLimit": {"Amount": "5000", "Unit": "USD"},
+            "TimeUnit": "MONTHLY",
+            "BudgetType": "COST",
+            "CostFilters": {},
+        },
+    )
+    client.create_notification(
+        AccountId="123456789012",
+        BudgetName="team-fraud-fraud-detection",
+        Notification={
+            "NotificationType": "ACTUAL",
+            "ComparisonOperator": "GREATER_THAN",
+            "Threshold": 80.0,
+            "ThresholdType": "PERCENTAGE",
+        },
+        Subscribers=[{"SubscriptionType": "EMAIL", "Address": "ml-leads@example.com"}],
+    )
+    clean = mlcost("plan", "-f", str(manifest), "--endpoint-url", aws.endpoint_url)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "no change" in clean.stdout
+
+
+def test_crds_command_writes_what_is_committed(tmp_path: Path) -> None:
+    run = mlcost("crds", "-o", str(tmp_path))
+    assert run.returncode == 0, run.stderr
+    for committed in (ROOT / "crds").glob("*.yaml"):
+        assert (tmp_path / committed.name).read_text() == committed.read_text()
+
+
+def test_demo_once_creates_budget_and_shows_spend() -> None:
+    run = mlcost("demo", "--once", "--metrics-port", "0")
+
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "BudgetCreated" in run.stdout
+    assert "team-fraud/fraud-detection" in run.stdout
+    assert "Seeded: 3 endpoints" in run.stdout

@@ -1,0 +1,303 @@
+"""Proof that the fake Kubernetes API behaves like a real one where kopf cares, and that the
+harness runs the real kopf operator (tests/kube/sample_operator.py) against it."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+import pytest
+
+from tests.kube.fake_api import JSON_PATCH, FakeKubeAPI, KubeAPIError, crd_manifest
+from tests.kube.harness import RunOperator
+
+SAMPLE = "tests.kube.sample_operator"
+NS = "team-a"
+KOPF_FINALIZER = "kopf.zalando.org/KopfFinalizerMarker"
+
+
+def policy(name: str = "p1", spec: dict[str, Any] | None = None, **meta: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "mlcost.io/v1alpha1",
+        "kind": "MLCostPolicy",
+        "metadata": {"name": name, "namespace": NS, **meta},
+        "spec": spec if spec is not None else {"mode": "Audit"},
+    }
+
+
+def observed(generation: int) -> Any:
+    def check(obj: dict[str, Any] | None) -> bool:
+        status = (obj or {}).get("status", {})
+        ready = [c for c in status.get("conditions", []) if c["type"] == "Ready"]
+        return status.get("observedGeneration") == generation and bool(ready and ready[0]["status"] == "True")
+
+    return check
+
+
+# ----- the fake API on its own ---------------------------------------------------------------
+
+
+def test_create_stamps_metadata_and_drops_status(kube: FakeKubeAPI) -> None:
+    created = kube.create(policy() | {"status": {"phase": "Fake"}})
+    meta = created["metadata"]
+    assert meta["generation"] == 1
+    assert meta["uid"] and meta["creationTimestamp"].endswith("Z")
+    assert int(meta["resourceVersion"]) > 0
+    assert "status" not in created  # the status subresource ignores status on create
+    assert kube.get("mlcostpolicies", NS, "p1") == created
+    assert kube.get("namespaces", None, NS) is not None  # created on the fly
+    with pytest.raises(KubeAPIError) as err:
+        kube.create(policy())
+    assert err.value.status == 409
+    assert err.value.body["reason"] == "AlreadyExists"
+
+
+def test_generation_counts_spec_changes_only(kube: FakeKubeAPI) -> None:
+    rv0 = kube.create(policy())["metadata"]["resourceVersion"]
+
+    after_status = kube.patch_status("mcp", NS, "p1", {"phase": "Ok"})
+    assert after_status["status"] == {"phase": "Ok"}
+    assert after_status["metadata"]["generation"] == 1
+    assert int(after_status["metadata"]["resourceVersion"]) > int(rv0)
+
+    after_labels = kube.patch("mcp", NS, "p1", {"metadata": {"labels": {"team": "a"}}})
+    assert after_labels["metadata"]["generation"] == 1
+
+    # The main resource cannot change the status, the status subresource cannot change spec.
+    ignored = kube.patch("mcp", NS, "p1", {"status": {"phase": "Hacked"}})
+    assert ignored["status"] == {"phase": "Ok"}
+    ignored = kube.patch("mcp", NS, "p1", {"spec": {"mode": "Enforce"}}, subresource="status")
+    assert ignored["spec"] == {"mode": "Audit"}
+
+    after_spec = kube.patch_spec("mcp", NS, "p1", {"mode": "Enforce"})
+    assert after_spec["metadata"]["generation"] == 2
+    assert after_spec["status"] == {"phase": "Ok"}
+
+    # A no-op write creates no new version.
+    noop = kube.patch_spec("mcp", NS, "p1", {"mode": "Enforce"})
+    assert noop["metadata"]["resourceVersion"] == after_spec["metadata"]["resourceVersion"]
+
+
+def test_stale_resource_version_is_rejected(kube: FakeKubeAPI) -> None:
+    stale = kube.create(policy())["metadata"]["resourceVersion"]
+    fresh = kube.patch_spec("mcp", NS, "p1", {"mode": "Enforce"})["metadata"]["resourceVersion"]
+    add_finalizer = [{"op": "add", "path": "/metadata/finalizers", "value": ["x.io/f"]}]
+
+    # What kopf sends for finalizers: a JSON patch guarded by a resourceVersion test -> 422.
+    with pytest.raises(KubeAPIError) as err:
+        kube.patch(
+            "mcp",
+            NS,
+            "p1",
+            [{"op": "test", "path": "/metadata/resourceVersion", "value": stale}, *add_finalizer],
+            content_type=JSON_PATCH,
+        )
+    assert err.value.status == 422
+    assert err.value.body["reason"] == "Invalid"
+    assert "finalizers" not in kube.get("mcp", NS, "p1")["metadata"]  # type: ignore[index]
+
+    patched = kube.patch(
+        "mcp",
+        NS,
+        "p1",
+        [{"op": "test", "path": "/metadata/resourceVersion", "value": fresh}, *add_finalizer],
+        content_type=JSON_PATCH,
+    )
+    assert patched["metadata"]["finalizers"] == ["x.io/f"]
+
+    # Merge patches and PUTs with a stale resourceVersion: 409 Conflict.
+    with pytest.raises(KubeAPIError) as err:
+        kube.patch("mcp", NS, "p1", {"metadata": {"resourceVersion": stale}, "spec": {}})
+    assert err.value.status == 409
+    with pytest.raises(KubeAPIError) as err:
+        kube.replace(policy(resourceVersion=stale))
+    assert err.value.status == 409
+
+
+def test_replace_keeps_status_and_bumps_generation(kube: FakeKubeAPI) -> None:
+    kube.create(policy())
+    kube.patch_status("mcp", NS, "p1", {"phase": "Ok"})
+    current = kube.get("mcp", NS, "p1")
+    assert current is not None
+    current["spec"] = {"mode": "Enforce"}
+    current["status"] = {"phase": "Overwritten?"}
+    replaced = kube.replace(current)
+    assert replaced["spec"] == {"mode": "Enforce"}
+    assert replaced["status"] == {"phase": "Ok"}
+    assert replaced["metadata"]["generation"] == 2
+    with pytest.raises(KubeAPIError) as err:  # custom resources need a resourceVersion on PUT
+        kube.replace(policy())
+    assert err.value.status == 422
+
+
+def test_deletion_waits_for_finalizers(kube: FakeKubeAPI) -> None:
+    kube.create(policy(finalizers=["x.io/f"]))
+    deleting = kube.delete("mcp", NS, "p1")
+    assert deleting["metadata"]["deletionTimestamp"]
+    assert deleting["metadata"]["generation"] == 2  # as kube-apiserver does
+    assert kube.get("mcp", NS, "p1") is not None
+    with pytest.raises(KubeAPIError) as err:
+        kube.patch("mcp", NS, "p1", {"metadata": {"finalizers": ["x.io/f", "x.io/new"]}})
+    assert err.value.status == 422
+    kube.patch("mcp", NS, "p1", {"metadata": {"finalizers": None}})
+    assert kube.get("mcp", NS, "p1") is None
+    assert kube.history("mcp", NS, "p1")[-1] is None
+    with pytest.raises(KubeAPIError) as err:
+        kube.delete("mcp", NS, "p1")
+    assert err.value.status == 404
+
+
+def test_watch_resumes_after_a_resource_version(kube: FakeKubeAPI) -> None:
+    kube.create(policy("before"))
+    since = kube.list_objects("mcp", NS)[0]["metadata"]["resourceVersion"]
+    kube.create(policy("after"))
+    kube.patch_status("mcp", NS, "after", {"phase": "Ok"})
+    kube.delete("mcp", NS, "before")
+    path = kube.resource("mcp").url(NS)
+    status, body = kube.request("GET", f"{path}?watch=true&resourceVersion={since}&timeoutSeconds=1")
+    assert status == 200
+    lines = body.splitlines() if isinstance(body, str) else [json.dumps(body)]
+    events = [(e["type"], e["object"]["metadata"]["name"]) for e in map(json.loads, lines)]
+    assert events == [("ADDED", "after"), ("MODIFIED", "after"), ("DELETED", "before")]
+
+
+def test_crd_created_through_the_api_is_served(kube: FakeKubeAPI) -> None:
+    crd = crd_manifest(group="example.com", version="v1", kind="Widget", plural="widgets")
+    kube.create(crd)
+    status, discovery = kube.request("GET", "/apis/example.com/v1")
+    assert status == 200
+    assert {r["name"] for r in discovery["resources"]} == {"widgets", "widgets/status"}
+    kube.create({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}})
+    assert kube.get("widgets", "default", "w") is not None
+
+
+# ----- the real kopf operator against the fake ------------------------------------------------
+
+
+async def test_operator_reports_status_and_event_on_create(
+    kube: FakeKubeAPI, run_operator: RunOperator
+) -> None:
+    async with run_operator(SAMPLE) as op:
+        assert op.watched == {"mlcostpolicies"}
+        kube.create(policy())
+        obj = await kube.wait_for("mlcostpolicies", NS, "p1", observed(1))
+        assert obj is not None
+        assert KOPF_FINALIZER in obj["metadata"]["finalizers"]
+        event = (await kube.wait_until(lambda: kube.events(name="p1", reason="Reconciled")))[0]
+        assert event["type"] == "Normal"
+        assert event["message"] == "create: generation 1"
+        assert event["involvedObject"]["kind"] == "MLCostPolicy"
+        assert event["involvedObject"]["namespace"] == NS
+        assert event["involvedObject"]["uid"] == obj["metadata"]["uid"]
+        assert op.module.SEEN == [("create", "p1", 1, {"mode": "Audit"})]
+
+    # kopf guarded its finalizer JSON patch with the resourceVersion that the fake stamped.
+    json_patches = [
+        json.loads(r.body)
+        for r in kube.requests()
+        if r.method == "PATCH" and r.content_type.startswith(JSON_PATCH)
+    ]
+    assert any(
+        ops[0]["op"] == "test" and ops[0]["path"] == "/metadata/resourceVersion" and ops[0]["value"]
+        for ops in json_patches
+    )
+
+
+async def test_operator_sees_spec_update_with_new_generation(
+    kube: FakeKubeAPI, run_operator: RunOperator
+) -> None:
+    async with run_operator(SAMPLE) as op:
+        kube.create(policy())
+        await kube.wait_for("mcp", NS, "p1", observed(1))
+        kube.patch_spec("mcp", NS, "p1", {"mode": "Enforce"})
+        obj = await kube.wait_for("mcp", NS, "p1", observed(2))
+        assert obj is not None and obj["metadata"]["generation"] == 2
+        assert op.module.SEEN[-1] == ("update", "p1", 2, {"mode": "Enforce"})
+        await kube.wait_until(lambda: kube.events(name="p1", reason="Reconciled")[1:])
+        assert kube.events(name="p1")[-1]["message"] == "update: generation 2"
+
+
+async def test_operator_status_patches_do_not_bump_generation(
+    kube: FakeKubeAPI, run_operator: RunOperator
+) -> None:
+    async with run_operator(SAMPLE):
+        created = kube.create(policy())
+        obj = await kube.wait_for("mcp", NS, "p1", observed(1))
+        assert obj is not None
+        assert obj["metadata"]["generation"] == 1  # finalizer, annotations, status: no spec
+        assert int(obj["metadata"]["resourceVersion"]) > int(created["metadata"]["resourceVersion"])
+        status_writes = [r for r in kube.requests() if r.method == "PATCH" and r.subresource == "status"]
+        assert status_writes  # kopf found the status subresource and used it
+
+
+async def test_operator_finalizer_runs_on_delete(kube: FakeKubeAPI, run_operator: RunOperator) -> None:
+    async with run_operator(SAMPLE) as op:
+        kube.create(policy())
+        await kube.wait_for("mcp", NS, "p1", observed(1))
+        kube.delete("mcp", NS, "p1")
+        await kube.wait_for("mcp", NS, "p1", lambda obj: obj is None)
+        assert op.module.DELETED == ["p1"]
+        await kube.wait_until(lambda: kube.events(name="p1", reason="Deleting"))
+        versions = [v for v in kube.history("mcp", NS, "p1") if v is not None]
+        assert versions[-1]["metadata"]["deletionTimestamp"]
+        assert versions[-1]["metadata"].get("finalizers", []) == []
+
+
+async def test_operator_timer_ticks(kube: FakeKubeAPI, run_operator: RunOperator) -> None:
+    async with run_operator(SAMPLE) as op:
+        kube.create(policy())
+        await kube.wait_until(lambda: op.module.TICKS.get("p1", 0) >= 2, timeout=3)
+
+
+async def test_each_run_has_fresh_handlers_and_state(kube: FakeKubeAPI, run_operator: RunOperator) -> None:
+    async with run_operator(SAMPLE) as first:
+        kube.create(policy("a"))
+        await kube.wait_for("mcp", NS, "a", observed(1))
+    async with run_operator(SAMPLE, configure=lambda s: None) as second:
+        assert second.module is not first.module
+        assert second.module.SEEN == []
+        kube.create(policy("b"))
+        await kube.wait_for("mcp", NS, "b", observed(1))
+        # One handler per cause: had the first run's handlers leaked, "b" were seen twice.
+        assert [seen[1] for seen in second.module.SEEN] == ["b"]
+        assert second.settings.queueing.exit_timeout == 0.5  # the harness's fast settings
+
+
+async def test_missing_operator_module_fails_fast(kube: FakeKubeAPI, run_operator: RunOperator) -> None:
+    with pytest.raises(ModuleNotFoundError):
+        async with run_operator("tests.kube.no_such_operator"):
+            pass
+
+
+async def test_operator_serves_one_namespace(kube: FakeKubeAPI, run_operator: RunOperator) -> None:
+    async with run_operator(SAMPLE, namespace=NS) as op:
+        assert [w.namespace for w in kube.watches("mlcostpolicies")] == [NS]
+        kube.create(policy("elsewhere") | {"metadata": {"name": "elsewhere", "namespace": "x"}})
+        kube.create(policy("here"))
+        await kube.wait_for("mcp", NS, "here", observed(1))
+        assert "status" not in (kube.get("mcp", "x", "elsewhere") or {})
+        assert [seen[1] for seen in op.module.SEEN] == ["here"]
+
+
+async def test_operator_leaves_no_threads_behind(kube: FakeKubeAPI, run_operator: RunOperator) -> None:
+    def ours() -> set[threading.Thread]:  # the test loop's own to_thread pool aside
+        return {t for t in threading.enumerate() if not t.name.startswith("asyncio_")}
+
+    before = ours()
+    async with run_operator(SAMPLE) as op:
+        kube.create(policy())
+        await kube.wait_for("mcp", NS, "p1", observed(1))
+        assert ours() - before  # kopf's thread (at least) is running now
+    assert not op.running
+    await kube.wait_until(lambda: ours() == before, timeout=2)
+
+
+def test_core_namespace_urls(kube: FakeKubeAPI) -> None:
+    kube.create(policy())  # creates its namespace on the fly
+    status, listing = kube.request("GET", "/api/v1/namespaces")
+    assert status == 200
+    assert {ns["metadata"]["name"] for ns in listing["items"]} == {NS}
+    status, namespace = kube.request("GET", f"/api/v1/namespaces/{NS}")
+    assert (status, namespace["status"]) == (200, {"phase": "Active"})
+    assert kube.request("PUT", "/not/kubernetes", {})[0] == 404

@@ -1,0 +1,218 @@
+"""The real operator (kopf, `mlcost.handlers.main`) against the fake Kubernetes API and the
+embedded AWS: what a user sees in status, Events and AWS after kubectl apply / edit / delete."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+
+from mlcost.embedded.server import EmbeddedAws
+from tests.kube.fake_api import FakeKubeAPI
+from tests.kube.harness import RunOperator
+from tests.reconcile.conftest import mutating_calls
+
+MODULE = "mlcost.handlers.main"
+PLURAL = "mlcostpolicies"
+NS, NAME = "team-fraud", "fraud-detection"
+BUDGET = "team-fraud-ml"
+ACCOUNT = "123456789012"
+
+POLICY: dict[str, Any] = {
+    "apiVersion": "mlcost.io/v1alpha1",
+    "kind": "MLCostPolicy",
+    "metadata": {"name": NAME, "namespace": NS},
+    "spec": {
+        "budget": {
+            "name": BUDGET,
+            "limit": "5000",
+            "costFilters": {"services": ["Amazon SageMaker"]},
+            "notifications": [{"type": "ACTUAL", "threshold": "80", "emails": ["ml-leads@example.com"]}],
+        }
+    },
+}
+
+
+@pytest.fixture
+def aws(embedded_aws: EmbeddedAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[EmbeddedAws]:
+    """The operator's settings point it at the embedded AWS; its checks run every 0.2 s."""
+    embedded_aws.reset()
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": "us-east-1",
+        "MLCOST_AWS_ENDPOINT_URL": embedded_aws.endpoint_url,
+        "MLCOST_METRICS_PORT": "0",
+        "MLCOST_TICK": "200ms",
+        "MLCOST_RETRY_INTERVAL": "1s",
+        "MLCOST_AWS_MAX_ATTEMPTS": "2",
+    }.items():
+        monkeypatch.setenv(key, value)
+    yield embedded_aws
+
+
+@pytest.fixture
+def budgets_api(aws: EmbeddedAws) -> Any:
+    return boto3.client(  # type: ignore[call-overload]
+        "budgets",
+        endpoint_url=aws.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def condition(obj: dict[str, Any] | None, type_: str) -> dict[str, Any]:
+    for found in ((obj or {}).get("status") or {}).get("conditions", []):
+        if found["type"] == type_:
+            return dict(found)
+    return {}
+
+
+def ready_for(generation: int, status: str = "True") -> Any:
+    def check(obj: dict[str, Any] | None) -> bool:
+        return bool(
+            obj
+            and obj.get("status", {}).get("observedGeneration") == generation
+            and condition(obj, "Ready").get("status") == status
+        )
+
+    return check
+
+
+def limit_in_aws(budgets_api: Any) -> float:
+    return float(
+        budgets_api.describe_budget(AccountId=ACCOUNT, BudgetName=BUDGET)["Budget"]["BudgetLimit"]["Amount"]
+    )
+
+
+def pretend_last_sweep_was_long_ago(kube: FakeKubeAPI) -> None:
+    """Move lastSweep back past resyncInterval (min 1m), so the next resync check is due."""
+    past = (datetime.now(UTC) - timedelta(minutes=30)).isoformat().replace("+00:00", "Z")
+    kube.patch_status(PLURAL, NS, NAME, {"lastSweep": past})
+
+
+def swept_recently(obj: dict[str, Any] | None) -> bool:
+    last = (obj or {}).get("status", {}).get("lastSweep")
+    return bool(last) and datetime.fromisoformat(last.replace("Z", "+00:00")) > datetime.now(UTC) - timedelta(
+        minutes=5
+    )
+
+
+async def test_apply_edit_delete(
+    kube: FakeKubeAPI, run_operator: RunOperator, aws: EmbeddedAws, budgets_api: Any
+) -> None:
+    async with run_operator(MODULE):
+        kube.create(copy.deepcopy(POLICY))
+        obj = await kube.wait_for(PLURAL, NS, NAME, ready_for(1), timeout=15)
+
+        assert limit_in_aws(budgets_api) == 5000
+        assert condition(obj, "BudgetSynced")["reason"] == "Applied"
+        assert obj["status"]["budget"]["name"] == BUDGET
+        assert obj["status"]["budget"]["limit"] == "5000"
+        assert "mlcost.io/finalizer" in obj["metadata"]["finalizers"]
+        assert kube.events(name=NAME, reason="BudgetCreated")
+
+        kube.patch_spec(PLURAL, NS, NAME, {"budget": {"limit": "7000"}})
+        obj = await kube.wait_for(PLURAL, NS, NAME, ready_for(2), timeout=15)
+        assert limit_in_aws(budgets_api) == 7000
+        assert kube.events(name=NAME, reason="BudgetUpdated")
+
+        kube.delete(PLURAL, NS, NAME)
+        await kube.wait_for(PLURAL, NS, NAME, lambda o: o is None, timeout=15)
+        assert budgets_api.describe_budgets(AccountId=ACCOUNT).get("Budgets", []) == []
+
+
+async def test_drift_reverted_and_quiet_resync(
+    kube: FakeKubeAPI, run_operator: RunOperator, aws: EmbeddedAws, budgets_api: Any
+) -> None:
+    async with run_operator(MODULE):
+        kube.create(copy.deepcopy(POLICY))
+        await kube.wait_for(PLURAL, NS, NAME, ready_for(1), timeout=15)
+
+        # A resync with nothing changed reads AWS and changes nothing.
+        aws.reset_calls()
+        pretend_last_sweep_was_long_ago(kube)
+        await kube.wait_until(lambda: bool(aws.calls()), timeout=15)
+        await kube.wait_for(PLURAL, NS, NAME, swept_recently, timeout=15)
+        assert mutating_calls(aws) == {}
+
+        # Someone raises the limit in the console: the next resync puts it back.
+        budget = budgets_api.describe_budget(AccountId=ACCOUNT, BudgetName=BUDGET)["Budget"]
+        budget["BudgetLimit"]["Amount"] = "123456"
+        budget.pop("CalculatedSpend", None)
+        budgets_api.update_budget(AccountId=ACCOUNT, NewBudget=budget)
+        pretend_last_sweep_was_long_ago(kube)
+        await kube.wait_until(lambda: bool(kube.events(name=NAME, reason="BudgetDriftReverted")), timeout=15)
+        assert limit_in_aws(budgets_api) == 5000
+
+
+async def test_retain_keeps_the_budget(
+    kube: FakeKubeAPI, run_operator: RunOperator, aws: EmbeddedAws, budgets_api: Any
+) -> None:
+    policy = copy.deepcopy(POLICY)
+    policy["spec"]["budget"]["deletionPolicy"] = "Retain"
+    async with run_operator(MODULE):
+        kube.create(policy)
+        await kube.wait_for(PLURAL, NS, NAME, ready_for(1), timeout=15)
+        kube.delete(PLURAL, NS, NAME)
+        await kube.wait_for(PLURAL, NS, NAME, lambda o: o is None, timeout=15)
+    assert limit_in_aws(budgets_api) == 5000
+    assert kube.events(name=NAME, reason="BudgetRetained")
+
+
+async def test_not_owned_budget_is_reported_not_touched(
+    kube: FakeKubeAPI, run_operator: RunOperator, aws: EmbeddedAws, budgets_api: Any
+) -> None:
+    budgets_api.create_budget(
+        AccountId=ACCOUNT,
+        Budget={
+            "BudgetName": BUDGET,
+            "BudgetLimit": {"Amount": "10", "Unit": "USD"},
+            "TimeUnit": "MONTHLY",
+            "BudgetType": "COST",
+        },
+    )
+    async with run_operator(MODULE):
+        kube.create(copy.deepcopy(POLICY))
+        obj = await kube.wait_for(PLURAL, NS, NAME, ready_for(1, "False"), timeout=15)
+        assert condition(obj, "BudgetSynced")["reason"] == "BudgetNotOwned"
+        assert kube.events(name=NAME, reason="BudgetNotOwned")
+
+        kube.patch_spec(PLURAL, NS, NAME, {"budget": {"adopt": True}})
+        await kube.wait_for(PLURAL, NS, NAME, ready_for(2), timeout=15)
+        assert limit_in_aws(budgets_api) == 5000
+
+
+async def test_invalid_manifest_is_reported_and_aws_untouched(
+    kube: FakeKubeAPI, run_operator: RunOperator, aws: EmbeddedAws
+) -> None:
+    policy = copy.deepcopy(POLICY)
+    policy["spec"]["budget"]["limit"] = "0"  # the CRD refuses this; the fake API does not
+    async with run_operator(MODULE):
+        kube.create(policy)
+        obj = await kube.wait_for(PLURAL, NS, NAME, ready_for(1, "False"), timeout=15)
+    ready = condition(obj, "Ready")
+    assert ready["reason"] == "InvalidSpec"
+    assert "spec.budget.limit" in ready["message"]
+    assert kube.events(name=NAME, reason="InvalidSpec")
+    assert mutating_calls(aws) == {}
+
+
+async def test_throttling_is_reported_then_converges(
+    kube: FakeKubeAPI, run_operator: RunOperator, aws: EmbeddedAws, budgets_api: Any
+) -> None:
+    aws.inject_error("budgets", "CreateBudget", "ThrottlingException", "Rate exceeded", count=None)
+    async with run_operator(MODULE):
+        kube.create(copy.deepcopy(POLICY))
+        obj = await kube.wait_for(PLURAL, NS, NAME, ready_for(1, "False"), timeout=15)
+        assert condition(obj, "Ready")["reason"] == "Throttled"
+
+        aws.clear_errors()
+        await kube.wait_for(PLURAL, NS, NAME, ready_for(1), timeout=20)
+    assert limit_in_aws(budgets_api) == 5000
+    assert len(budgets_api.describe_budgets(AccountId=ACCOUNT)["Budgets"]) == 1
