@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlcost.api.common import AwsTarget
 from mlcost.api.v1alpha1.mlcostpolicy import MLCostPolicyStatus
 from mlcost.constants import MANAGED_BY_TAG
 from mlcost.domain.conditions import get_condition
@@ -246,3 +247,20 @@ def test_renaming_the_budget_is_refused(
     assert reason == "InvalidSpec"
     assert "never renames" in message
     assert mutating_calls(aws) == {}
+
+
+def test_role_arn_is_assumed_once_and_used_for_the_budget(
+    reconciler: PolicyReconciler, aws: EmbeddedAws, budgets_api: Any
+) -> None:
+    spec = policy_spec(notifications=[])
+    spec.aws = AwsTarget.model_validate(
+        {"roleArn": "arn:aws:iam::111122223333:role/mlcost-governor", "region": "us-east-1"}
+    )
+
+    first = reconciler.reconcile(REF, spec, None)
+    reconciler.reconcile(REF, spec, first.status)
+
+    assert first.status.budget is not None
+    assert first.status.budget.arn == f"arn:aws:budgets::111122223333:budget/{NAME}"
+    assert budgets_api.describe_budgets(AccountId=ACCOUNT).get("Budgets", []) == []  # not in ours
+    assert aws.calls()[("sts", "AssumeRole")] == 1
