@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from datetime import timedelta
+from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
@@ -45,6 +46,18 @@ class Config(BaseModel):
     retry_interval: Duration = Field(
         default=timedelta(minutes=1),
         description="How soon a failed reconcile is tried again.",
+    )
+    price_catalogue: Path | None = Field(
+        default=None,
+        description="A price file or directory (e.g. a mounted ConfigMap) merged over the shipped prices.",
+    )
+    price_refresh: bool = Field(
+        default=True,
+        description="Refresh prices from the AWS Price List API at startup (needs pricing:GetProducts).",
+    )
+    inventory_max_age: Duration = Field(
+        default=timedelta(minutes=2),
+        description="Policies in one account and region share a SageMaker inventory this long.",
     )
     namespaces: list[str] = Field(
         default_factory=list,

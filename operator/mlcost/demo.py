@@ -10,12 +10,10 @@ from mlcost.api.v1alpha1.mlcostpolicy import MLCostPolicyStatus
 from mlcost.aws.session import AwsSessions
 from mlcost.domain.spend import SpendCache
 from mlcost.manifests import Manifest
-from mlcost.metrics import Metrics
+from mlcost.metrics import Metrics, record_policy_result
 from mlcost.reconcile.policy import PolicyReconciler, PolicyResult
 from mlcost.reconcile.results import ObjectRef, utcnow
-from mlcost.report import budget_table, changes_and_events
-
-KIND = "MLCostPolicy"
+from mlcost.report import budget_table, changes_and_events, compliance_report
 
 
 def run_demo(manifests: list[Manifest], *, once: bool, metrics_port: int, interval: float) -> int:
@@ -68,6 +66,7 @@ def _sweep_until_stopped(
             results = _sweep(reconciler, metrics, policies, statuses)
             print(f"\nSweep {sweep} at {utcnow().isoformat()}")
             print(budget_table(results))
+            print(compliance_report(results))
             print("What happened in AWS:")
             print(changes_and_events(results))
             if once:
@@ -90,9 +89,7 @@ def _sweep(
         ref = ObjectRef(policy.metadata.namespace, policy.metadata.name, generation=1)
         started = time.monotonic()
         result = reconciler.reconcile(ref, policy.spec, statuses.get(ref))
-        metrics.reconcile_duration.labels(KIND).observe(time.monotonic() - started)
-        metrics.reconciles.labels(KIND, "error" if result.outcome.error else "success").inc()
-        metrics.set_budget(ref.namespace, ref.name, result.status.budget)
+        record_policy_result(metrics, ref.namespace, ref.name, result, time.monotonic() - started)
         statuses[ref] = result.status
         results.append((ref, result))
     return results

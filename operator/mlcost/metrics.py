@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -12,7 +12,10 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
-from mlcost.api.v1alpha1.mlcostpolicy import BudgetStatus
+from mlcost.api.v1alpha1.mlcostpolicy import BudgetStatus, ComplianceStatus
+from mlcost.reconcile.policy import PolicyResult, violations_by_rule_and_type
+
+POLICY_KIND = "MLCostPolicy"
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,14 @@ class _BudgetFigures:
     limit: Decimal | None
     actual: Decimal | None
     forecast: Decimal | None
+
+
+@dataclass(frozen=True)
+class _ComplianceFigures:
+    violations: dict[tuple[str, str], int]
+    governed: dict[str, int]
+    idle_waste: Decimal | None
+    spot_percent: Decimal | None
 
 
 class _StateCollector(Collector):
@@ -52,6 +63,39 @@ class _StateCollector(Collector):
                 if value is not None:
                     family.add_metric([namespace, policy, figures.budget], float(value))
         yield from families.values()
+        yield from self._compliance_families()
+
+    def _compliance_families(self) -> Iterator[Metric]:
+        violations = GaugeMetricFamily(
+            "mlcost_compliance_violations",
+            "Violations found in the last sweep, by rule and resource type.",
+            labels=["namespace", "policy", "rule", "resource_type"],
+        )
+        governed = GaugeMetricFamily(
+            "mlcost_governed_resources",
+            "SageMaker resources in the policy's scope, by resource type.",
+            labels=["namespace", "policy", "resource_type"],
+        )
+        waste = GaugeMetricFamily(
+            "mlcost_idle_endpoint_waste_usd",
+            "USD per month spent on idle endpoints in scope (known prices only).",
+            labels=["namespace", "policy"],
+        )
+        spot = GaugeMetricFamily(
+            "mlcost_spot_savings_percent",
+            "Managed Spot savings of finished in-scope training jobs: 1 - billable / training time.",
+            labels=["namespace", "policy"],
+        )
+        for (namespace, policy), figures in self._metrics.compliance().items():
+            for (rule, resource_type), count in sorted(figures.violations.items()):
+                violations.add_metric([namespace, policy, rule, resource_type], count)
+            for resource_type, count in sorted(figures.governed.items()):
+                governed.add_metric([namespace, policy, resource_type], count)
+            if figures.idle_waste is not None:
+                waste.add_metric([namespace, policy], float(figures.idle_waste))
+            if figures.spot_percent is not None:
+                spot.add_metric([namespace, policy], float(figures.spot_percent))
+        yield from (violations, governed, waste, spot)
 
 
 class Metrics:
@@ -61,6 +105,7 @@ class Metrics:
         self.registry = registry or CollectorRegistry()
         self._lock = threading.Lock()
         self._budgets: dict[tuple[str, str], _BudgetFigures] = {}
+        self._compliance: dict[tuple[str, str], _ComplianceFigures] = {}
         self.reconciles = Counter(
             "mlcost_reconcile",
             "Reconciles by kind and outcome (success, error).",
@@ -108,9 +153,33 @@ class Metrics:
                 status.name, status.limit, status.actual_spend, status.forecasted_spend
             )
 
+    def set_compliance(
+        self,
+        namespace: str,
+        policy: str,
+        status: ComplianceStatus | None,
+        by_rule_and_type: Mapping[tuple[str, str], int] | None = None,
+    ) -> None:
+        """Record a sweep's compliance; every violation is counted, not only the 50 listed."""
+        with self._lock:
+            if status is None:
+                self._compliance.pop((namespace, policy), None)
+                return
+            self._compliance[(namespace, policy)] = _ComplianceFigures(
+                violations=dict(by_rule_and_type or {}),
+                governed=dict(status.governed or {}),
+                idle_waste=status.idle_monthly_waste,
+                spot_percent=status.spot_savings_percent,
+            )
+
     def forget_policy(self, namespace: str, policy: str) -> None:
         with self._lock:
             self._budgets.pop((namespace, policy), None)
+            self._compliance.pop((namespace, policy), None)
+
+    def compliance(self) -> dict[tuple[str, str], _ComplianceFigures]:
+        with self._lock:
+            return dict(self._compliance)
 
     def budgets(self) -> dict[tuple[str, str], _BudgetFigures]:
         with self._lock:
@@ -119,3 +188,22 @@ class Metrics:
     def serve(self, port: int, address: str = "0.0.0.0") -> None:
         """Serve /metrics over HTTP in a background thread."""
         start_http_server(port, addr=address, registry=self.registry)
+
+
+def record_policy_result(
+    metrics: Metrics, namespace: str, name: str, result: PolicyResult, seconds: float
+) -> None:
+    """Everything one MLCostPolicy reconcile tells the metrics (operator and demo alike)."""
+    metrics.reconcile_duration.labels(POLICY_KIND).observe(seconds)
+    metrics.reconciles.labels(POLICY_KIND, "error" if result.outcome.error else "success").inc()
+    metrics.set_budget(namespace, name, result.status.budget)
+    metrics.set_compliance(namespace, name, result.status.compliance, violations_by_rule_and_type(result))
+    if result.budget and result.budget.plan:
+        applied = len(result.budget.plan.changes) if not result.outcome.error else 0
+        for _ in range(applied):
+            metrics.actions.labels(namespace, name, "BudgetChange", "success").inc()
+    if result.governance:
+        for applied_action in result.governance.applied:
+            metrics.actions.labels(
+                namespace, name, applied_action.action.kind.value, applied_action.outcome
+            ).inc()

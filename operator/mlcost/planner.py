@@ -6,11 +6,12 @@ import os
 from datetime import timedelta
 
 from mlcost.api.v1alpha1 import MLCostPolicy
+from mlcost.api.v1alpha1.mlcostpolicy import PolicyMode
 from mlcost.aws.session import AwsSessions
 from mlcost.config import Config
 from mlcost.domain.spend import SpendCache
 from mlcost.manifests import Manifest
-from mlcost.reconcile.policy import PolicyReconciler
+from mlcost.reconcile.policy import PolicyReconciler, PolicyResult
 from mlcost.reconcile.results import ObjectRef
 from mlcost.report import plan_lines
 
@@ -33,10 +34,17 @@ def plan_manifests(manifests: list[Manifest], *, region: str | None, endpoint_ur
             print(f"EndpointRightsizing {ref.key}: planning of rightsizing is not supported yet; skipped")
             continue
         result = reconciler.reconcile(ref, manifest.spec, None, dry_run=True, read_spend=False)
-        for line in plan_lines(ref, result):
+        for line in plan_lines(ref, result, manifest.spec.mode):
             print(f"MLCostPolicy {line}")
         if result.outcome.error or (result.budget and result.budget.plan and result.budget.plan.blocker):
             code = EXIT_ERROR
-        elif result.outcome.changes and code == EXIT_OK:
+        elif _changes_pending(result, manifest.spec.mode) and code == EXIT_OK:
             code = EXIT_CHANGES
     return code
+
+
+def _changes_pending(result: PolicyResult, mode: PolicyMode) -> bool:
+    """Budget changes always count; governance actions only where Enforce would take them."""
+    if result.budget and result.budget.plan and result.budget.plan.changes:
+        return True
+    return bool(mode is PolicyMode.ENFORCE and result.governance and result.governance.plan.actions)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from mlcost.api.v1alpha1.mlcostpolicy import PolicyMode
 from mlcost.domain import conditions as cond
 from mlcost.reconcile.policy import PolicyResult
 from mlcost.reconcile.results import ObjectRef
@@ -39,17 +40,75 @@ def changes_and_events(results: list[tuple[ObjectRef, PolicyResult]]) -> str:
     return "\n".join(lines)
 
 
-def plan_lines(ref: ObjectRef, result: PolicyResult) -> list[str]:
-    """What `mlcost plan` prints for one policy."""
+def plan_lines(ref: ObjectRef, result: PolicyResult, mode: PolicyMode) -> list[str]:
+    """What `mlcost plan` prints for one policy: budget changes, findings, Enforce actions."""
     if result.outcome.error:
         return [f"{ref.key}: error: {result.outcome.error.message}"]
+    return _budget_plan_lines(ref, result) + _governance_plan_lines(ref, result, mode)
+
+
+def _budget_plan_lines(ref: ObjectRef, result: PolicyResult) -> list[str]:
     budget = result.budget
-    if budget is None:
-        return [f"{ref.key}: no budget in spec: no change"]
-    if budget.plan and budget.plan.blocker:
-        return [f"{ref.key}: blocked ({budget.plan.blocker.value}): {budget.plan.blocker_message}"]
-    if not result.outcome.changes:
-        return [f"{ref.key}: budget {budget.plan.desired.name if budget.plan else '?'}: no change"]
-    verb = "create" if budget.plan and budget.plan.creates else "update"
-    name = budget.plan.desired.name if budget.plan else "?"
-    return [f"{ref.key}: budget {name}: {verb}"] + [f"  ~ {c}" for c in result.outcome.changes]
+    if budget is None or budget.plan is None:
+        return [f"{ref.key}: no budget in spec"]
+    plan = budget.plan
+    if plan.blocker:
+        return [f"{ref.key}: blocked ({plan.blocker.value}): {plan.blocker_message}"]
+    if not plan.changes:
+        return [f"{ref.key}: budget {plan.desired.name}: no change"]
+    verb = "create" if plan.creates else "update"
+    return [f"{ref.key}: budget {plan.desired.name}: {verb}"] + [f"  ~ {c.detail}" for c in plan.changes]
+
+
+def _governance_plan_lines(ref: ObjectRef, result: PolicyResult, mode: PolicyMode) -> list[str]:
+    governance = result.governance
+    if governance is None:
+        return []
+    compliance = governance.compliance
+    lines = [f"{ref.key}: governs {compliance.evaluated} resource(s), {compliance.violations} violation(s)"]
+    for item in compliance.items:
+        cost = f" ${item.monthly_cost}/mo" if item.monthly_cost is not None else ""
+        lines.append(f"  ! {item.resource_type.value} {item.name}: {item.rule}: {item.detail}{cost}")
+    actions = governance.plan.actions
+    if actions:
+        lead = "Enforce would now" if mode is PolicyMode.AUDIT else "will now"
+        suffix = " (mode is Audit: nothing is applied)" if mode is PolicyMode.AUDIT else ""
+        lines.append(f"{ref.key}: {lead}:{suffix}")
+        lines.extend(
+            f"  ~ {a.kind.value.lower()} {a.resource.type.value} {a.resource.name}: {a.detail}"
+            for a in actions
+        )
+    for (type_, name), note in sorted(governance.plan.pending.items()):
+        lines.append(f"  > {type_.value} {name}: {note}")
+    return lines
+
+
+def compliance_report(results: list[tuple[ObjectRef, PolicyResult]]) -> str:
+    """The governance findings of each policy, most expensive first, for the demo."""
+    blocks = []
+    for ref, result in results:
+        compliance = result.status.compliance
+        if compliance is None:
+            continue
+        governed = ", ".join(f"{n} {t}" for t, n in (compliance.governed or {}).items()) or "nothing"
+        by_rule = ", ".join(f"{r} {n}" for r, n in compliance.by_rule.items()) or "none"
+        spot = f"{compliance.spot_savings_percent}%" if compliance.spot_savings_percent is not None else "-"
+        blocks.append(
+            f"{ref.key}: governs {governed}; {compliance.violations} violation(s): {by_rule}\n"
+            f"  idle endpoints waste ${compliance.idle_monthly_waste}/month; "
+            f"Managed Spot saved {spot} on {compliance.spot_jobs or 0} finished job(s)"
+        )
+        rows = [
+            [
+                item.resource_type.value,
+                item.name,
+                item.rule,
+                money(item.monthly_cost),
+                item.action or "-",
+                item.detail[:70],
+            ]
+            for item in compliance.items
+        ]
+        if rows:
+            blocks.append(table(["TYPE", "NAME", "RULE", "$/MONTH", "ACTION", "DETAIL"], rows))
+    return "\n".join(blocks)

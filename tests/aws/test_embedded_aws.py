@@ -675,19 +675,19 @@ def test_call_counter_counts_requests_per_operation(
 
 def test_unimplemented_calls_fail_fast_with_501(aws_client: ClientFactory, embedded_aws: EmbeddedAws) -> None:
     sagemaker = aws_client("sagemaker", attempts=5)
-    pricing = aws_client("pricing", attempts=5)
+    optimizer = aws_client("compute-optimizer", attempts=5)
     began = time.monotonic()
     with pytest.raises(ClientError) as operation:
         sagemaker.list_inference_recommendations_jobs()
     with pytest.raises(ClientError) as service:
-        pricing.get_products(ServiceCode="AmazonSageMaker")
+        optimizer.get_enrollment_status()
 
     assert error_of(operation)[:2] == ("InternalFailure", 501)
     assert "ListInferenceRecommendationsJobs" in error_of(operation)[2]
     assert error_of(service)[:2] == ("InternalFailure", 501)
     assert time.monotonic() - began < 5  # not retried
     assert embedded_aws.calls()[("sagemaker", "ListInferenceRecommendationsJobs")] == 1
-    assert embedded_aws.calls()[("pricing", "GetProducts")] == 1
+    assert embedded_aws.calls()[("compute-optimizer", "GetEnrollmentStatus")] == 1
 
 
 def http(aws: EmbeddedAws, method: str, path: str, body: dict[str, Any] | None = None) -> Any:

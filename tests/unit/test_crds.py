@@ -299,12 +299,12 @@ def test_defaults_are_valid_for_their_own_schema(kind: str) -> None:
 
 
 def _strip_defaulted(schema: dict[str, Any], value: Any) -> Any:
-    """`value` without every field that the schema has a default for."""
+    """`value` without every field whose value is the schema's default for it."""
     if isinstance(value, dict) and "properties" in schema:
         return {
             name: _strip_defaulted(schema["properties"].get(name, {}), item)
             for name, item in value.items()
-            if "default" not in schema["properties"].get(name, {})
+            if schema["properties"].get(name, {}).get("default", object()) != item
         }
     if isinstance(value, list) and isinstance(schema.get("items"), dict):
         return [_strip_defaulted(schema["items"], item) for item in value]

@@ -95,3 +95,27 @@ class CostExplorerClient:
                 return None, "Cost Explorer has too little history to forecast this budget yet"
             raise
         return Decimal(response["Total"]["Amount"]), ""
+
+
+class CostAllocationTags:
+    """Which tag keys are active cost-allocation tags (a budget filter on another key sees $0)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def inactive(self, keys: list[str]) -> list[str]:
+        """The keys among `keys` that Billing does not use for cost allocation."""
+        active: set[str] = set()
+        for start in range(0, len(keys), 100):
+            request: dict[str, Any] = {"TagKeys": keys[start : start + 100], "Type": "UserDefined"}
+            while True:
+                with aws_call("ce:ListCostAllocationTags"):
+                    page = self._client.list_cost_allocation_tags(**request)
+                active.update(
+                    t["TagKey"] for t in page.get("CostAllocationTags", []) if t.get("Status") == "Active"
+                )
+                token = page.get("NextToken")
+                if not token:
+                    break
+                request["NextToken"] = token
+        return [key for key in keys if key not in active]

@@ -9,6 +9,9 @@ from mlcost.api.common import Condition, ConditionStatus
 READY = "Ready"
 BUDGET_SYNCED = "BudgetSynced"
 COMPLIANT = "Compliant"
+COST_ALLOCATION_TAGS = "CostAllocationTagsActive"
+# Conditions that say whether the operator did its job; the others report what it found.
+SYNC_CONDITIONS = frozenset({BUDGET_SYNCED})
 
 
 def set_condition(

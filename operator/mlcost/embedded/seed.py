@@ -67,6 +67,11 @@ def seed_account(aws: EmbeddedAws, today: date, sagemaker: Any, account_id: str)
     for name, instance_type, spot, hours in TRAINING_JOBS:
         _training_job(sagemaker, name, instance_type, spot, hours)
     days = _queue_spend(aws, today, account_id)
+    # "project" was never activated in Billing: the policy's condition points that out.
+    aws.set_cost_allocation_tags(
+        [{"TagKey": "team", "Status": "Active"}, {"TagKey": "cost-center", "Status": "Active"}],
+        account_id=account_id,
+    )
     return Seeded(len(ENDPOINTS), len(NOTEBOOKS), len(TRAINING_JOBS), days)
 
 

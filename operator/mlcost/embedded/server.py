@@ -136,9 +136,9 @@ class EmbeddedAws:
             {"results": results, "account_id": account_id or self.account_id},
         )
 
-    def set_cost_allocation_tags(self, tags: list[dict[str, Any]]) -> None:
+    def set_cost_allocation_tags(self, tags: list[dict[str, Any]], *, account_id: str | None = None) -> None:
         """The account's cost-allocation tags: [{"TagKey", "Status": Active|Inactive, "Type"?}]."""
-        ce.set_cost_allocation_tags(tags, account_id=self.account_id)
+        ce.set_cost_allocation_tags(tags, account_id=account_id or self.account_id)
 
     def set_budget_spend(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -10,7 +11,7 @@ import kopf
 from mlcost.config import Config
 from mlcost.constants import FINALIZER, GROUP, MLCOSTPOLICY_PLURAL, VERSION
 from mlcost.handlers import policy
-from mlcost.handlers.runtime import Runtime, build_runtime
+from mlcost.handlers.runtime import Runtime, build_runtime, refresh_prices
 
 CONFIG = Config.from_env()
 MLCOSTPOLICY = (GROUP, VERSION, MLCOSTPOLICY_PLURAL)
@@ -33,6 +34,8 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: An
     settings.watching.server_timeout = 300
     runtime = memo.get("runtime") or build_runtime(CONFIG)
     memo["runtime"] = runtime
+    if CONFIG.price_refresh:
+        logger.info(await asyncio.to_thread(refresh_prices, runtime))
     if CONFIG.metrics_port:
         runtime.metrics.serve(CONFIG.metrics_port)
         logger.info(f"Serving /metrics on port {CONFIG.metrics_port}")

@@ -14,10 +14,9 @@ from mlcost.api.v1alpha1.mlcostpolicy import MLCostPolicySpec, MLCostPolicyStatu
 from mlcost.domain import conditions as cond
 from mlcost.domain.errors import MlcostError
 from mlcost.handlers.runtime import Runtime
+from mlcost.metrics import record_policy_result
 from mlcost.reconcile.policy import PolicyResult
-from mlcost.reconcile.results import Event, ObjectRef, Outcome, utcnow
-
-KIND = "MLCostPolicy"
+from mlcost.reconcile.results import Event, ObjectRef, utcnow
 
 
 def _ref(body: kopf.Body) -> ObjectRef:
@@ -79,11 +78,9 @@ async def reconcile(
     async with runtime.lock(body.get("metadata", {}).get("uid", ref.key)):
         started = time.monotonic()
         result = await asyncio.to_thread(runtime.policies.reconcile, ref, spec, previous)
-        runtime.metrics.reconcile_duration.labels(KIND).observe(time.monotonic() - started)
+    record_policy_result(runtime.metrics, ref.namespace, ref.name, result, time.monotonic() - started)
     _write_status(patch, previous, result)
     _post(body, result.outcome.events)
-    _record(runtime, ref, result.outcome)
-    runtime.metrics.set_budget(ref.namespace, ref.name, result.status.budget)
     error = result.outcome.error
     if error:
         logger.warning(f"{error.reason}: {error.message}")
@@ -104,14 +101,6 @@ def _due(
     if ready is None or ready.status != "True":
         interval = min(interval, runtime.config.retry_interval)
     return utcnow() - previous.last_sweep >= interval
-
-
-def _record(runtime: Runtime, ref: ObjectRef, outcome: Outcome) -> None:
-    runtime.metrics.reconciles.labels(KIND, "error" if outcome.error else "success").inc()
-    for _ in outcome.changes:
-        runtime.metrics.actions.labels(ref.namespace, ref.name, "BudgetChange", "success").inc()
-    if outcome.error and outcome.error.operation and "Budget" in outcome.error.operation:
-        runtime.metrics.actions.labels(ref.namespace, ref.name, "BudgetChange", "error").inc()
 
 
 async def finalize(runtime: Runtime, body: kopf.Body, logger: Any) -> None:

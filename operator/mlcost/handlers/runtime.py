@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
+from mlcost.aws.pricing import PricingClient
 from mlcost.aws.session import AwsSessions
+from mlcost.catalogue import load_catalogue, load_catalogue_file, load_default_catalogue, refresh_or_keep
 from mlcost.config import Config
 from mlcost.domain.spend import SpendCache
 from mlcost.metrics import Metrics
@@ -35,5 +37,26 @@ def build_runtime(config: Config, metrics: Metrics | None = None) -> Runtime:
         max_attempts=config.aws_max_attempts,
         recorder=metrics,
     )
-    policies = PolicyReconciler(sessions, SpendCache(config.cost_explorer_min_interval))
+    policies = PolicyReconciler(
+        sessions,
+        SpendCache(config.cost_explorer_min_interval),
+        catalogue=load_catalogue(config.price_catalogue),
+        inventory_max_age=config.inventory_max_age,
+    )
     return Runtime(config=config, metrics=metrics, policies=policies)
+
+
+def refresh_prices(runtime: Runtime) -> str:
+    """Replace the catalogue's prices with the Price List API's; keep them when AWS says no."""
+    governance = runtime.policies.governance
+    sessions = runtime.policies.sessions
+    target = sessions.target(None, None)
+    override = load_catalogue_file(runtime.config.price_catalogue) if runtime.config.price_catalogue else None
+    outcome = refresh_or_keep(
+        load_default_catalogue(),
+        PricingClient(sessions.client("pricing", target)),
+        [target.region],
+        override=override,
+    )
+    governance.catalogue = outcome.catalogue
+    return outcome.message

@@ -5,15 +5,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from mlcost.api.common import ConditionStatus
 from mlcost.api.v1alpha1.mlcostpolicy import MLCostPolicySpec, MLCostPolicyStatus
 from mlcost.aws.session import AwsSessions, AwsTarget
+from mlcost.catalogue import load_default_catalogue
 from mlcost.domain import conditions as cond
 from mlcost.domain.budget import default_budget_name
+from mlcost.domain.catalogue import PriceCatalogue
 from mlcost.domain.errors import MlcostError
 from mlcost.domain.spend import SpendCache
 from mlcost.reconcile.budget import BudgetReconciler, BudgetSync
+from mlcost.reconcile.governance import GovernanceReconciler, GovernanceResult
 from mlcost.reconcile.results import ObjectRef, Outcome, utcnow
 
 log = logging.getLogger(__name__)
@@ -24,6 +28,7 @@ class PolicyResult:
     status: MLCostPolicyStatus
     outcome: Outcome
     budget: BudgetSync | None = None
+    governance: GovernanceResult | None = None
 
     @property
     def ready(self) -> bool:
@@ -39,10 +44,16 @@ class PolicyReconciler:
         sessions: AwsSessions,
         spend_cache: SpendCache,
         clock: Callable[[], datetime] = utcnow,
+        *,
+        catalogue: PriceCatalogue | None = None,
+        inventory_max_age: timedelta = timedelta(minutes=2),
     ) -> None:
         self.sessions = sessions
         self.clock = clock
         self.budget = BudgetReconciler(sessions, spend_cache)
+        self.governance = GovernanceReconciler(
+            sessions, catalogue or load_default_catalogue(), inventory_max_age=inventory_max_age
+        )
 
     def target(self, spec: MLCostPolicySpec) -> AwsTarget:
         aws = spec.aws
@@ -87,9 +98,84 @@ class PolicyReconciler:
             else:
                 self._budget_synced(status, result.budget, now, ref, outcome, previous)
 
+        self._govern(ref, spec, status, previous, result, now, dry_run)
         status.last_sweep = now
         self._set_ready(status, outcome, now, ref)
         return result
+
+    def _govern(
+        self,
+        ref: ObjectRef,
+        spec: MLCostPolicySpec,
+        status: MLCostPolicyStatus,
+        previous: MLCostPolicyStatus,
+        result: PolicyResult,
+        now: datetime,
+        dry_run: bool,
+    ) -> None:
+        outcome = result.outcome
+        if spec.scope is None or not (spec.scope.tags or spec.scope.name_prefixes):
+            status.compliance = None
+            self._set(
+                status, cond.COMPLIANT, True, "NothingGoverned", "spec.scope selects no resources", now, ref
+            )
+            return
+        spend_percent = status.budget.utilization_percent if status.budget else None
+        try:
+            governed = self.governance.sync(
+                ref,
+                spec,
+                self.target(spec),
+                previous.compliance,
+                spend_percent=spend_percent,
+                now=now,
+                outcome=outcome,
+                dry_run=dry_run,
+            )
+        except MlcostError as exc:
+            outcome.error = outcome.error or exc
+            self._set(status, cond.COMPLIANT, ConditionStatus.UNKNOWN, exc.reason, exc.message, now, ref)
+            if _changed(previous, cond.COMPLIANT, exc.reason):
+                outcome.warn(exc.reason, f"Cannot evaluate governance rules: {exc.message}")
+            return
+        result.governance = governed
+        status.compliance = governed.compliance
+        if governed.error:
+            outcome.error = outcome.error or governed.error
+        compliance = governed.compliance
+        if compliance.violations:
+            summary = ", ".join(f"{rule} {count}" for rule, count in compliance.by_rule.items())
+            self._set(
+                status,
+                cond.COMPLIANT,
+                False,
+                "ViolationsFound",
+                f"{compliance.violations} violation(s) among {compliance.evaluated} resource(s): {summary}",
+                now,
+                ref,
+            )
+        else:
+            message = f"No violations among {compliance.evaluated} resource(s) in scope"
+            self._set(status, cond.COMPLIANT, True, "NoViolations", message, now, ref)
+        if governed.inactive_tags:
+            keys = ", ".join(governed.inactive_tags)
+            message = (
+                f"Tag(s) {keys} are not active cost-allocation tags: budgets and Cost Explorer filtered "
+                "on them see no cost. Activate them in Billing > Cost allocation tags."
+            )
+            self._set(status, cond.COST_ALLOCATION_TAGS, False, "TagsInactive", message, now, ref)
+            if _changed(previous, cond.COST_ALLOCATION_TAGS, "TagsInactive"):
+                outcome.warn("CostAllocationTagsInactive", message)
+        elif not dry_run:
+            self._set(
+                status,
+                cond.COST_ALLOCATION_TAGS,
+                True,
+                "Active",
+                "Every tag the policy uses is active",
+                now,
+                ref,
+            )
 
     def _budget_synced(
         self,
@@ -149,7 +235,7 @@ class PolicyReconciler:
             outcome.warn(exc.reason, exc.message)
 
     def _set_ready(self, status: MLCostPolicyStatus, outcome: Outcome, now: datetime, ref: ObjectRef) -> None:
-        blocker = next((c for c in status.conditions if c.type != cond.READY and c.status != "True"), None)
+        blocker = next((c for c in status.conditions if c.type in cond.SYNC_CONDITIONS and c.status != "True"), None)
         if outcome.error:
             self._set(status, cond.READY, False, outcome.error.reason, outcome.error.message, now, ref)
         elif blocker:
@@ -169,7 +255,7 @@ class PolicyReconciler:
     def _set(
         status: MLCostPolicyStatus,
         type_: str,
-        ok: bool,
+        ok: bool | ConditionStatus,
         reason: str,
         message: str,
         now: datetime,
@@ -197,3 +283,13 @@ def _changed(previous: MLCostPolicyStatus, type_: str, reason: str) -> bool:
     """Whether a condition's reason is new, so a repeated failure posts its Event only once."""
     old = cond.get_condition(previous.conditions, type_)
     return old is None or old.reason != reason
+
+
+def violations_by_rule_and_type(result: PolicyResult) -> dict[tuple[str, str], int]:
+    """Every violation of the sweep counted by (rule, resource type), for the metrics."""
+    counts: dict[tuple[str, str], int] = {}
+    if result.governance:
+        for violation in result.governance.evaluation.violations:
+            key = (violation.rule.value, violation.resource.type.value)
+            counts[key] = counts.get(key, 0) + 1
+    return counts

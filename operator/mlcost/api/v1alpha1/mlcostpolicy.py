@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from mlcost.api.common import CONDITIONS_LIST_MAP, AwsTarget, Condition, ObjectMeta
+from mlcost.api.hours import WeeklyHours
 from mlcost.api.types import (
     MIN_1M_DURATION_PATTERN,
     POSITIVE_DECIMAL_PATTERN,
@@ -250,6 +251,27 @@ class TaggingRules(ApiModel):
         description="Enforce mode adds these tags where missing; wrong values are only reported.",
     )
 
+    @model_validator(mode="after")
+    def _defaults_satisfy_requirements(self) -> TaggingRules:
+        # A default that breaks its own requirement would be added and reported at once.
+        seen: set[str] = set()
+        for index, requirement in enumerate(self.required):
+            if requirement.key in seen:
+                raise ValueError(f'required[{index}]: tag "{requirement.key}" is required twice')
+            seen.add(requirement.key)
+            value = self.defaults.get(requirement.key)
+            if value is None:
+                continue
+            if requirement.allowed_values and value not in requirement.allowed_values:
+                raise ValueError(
+                    f'defaults.{requirement.key}: "{value}" is not among required[{index}].allowedValues'
+                )
+            if requirement.pattern and not re.search(requirement.pattern, value):
+                raise ValueError(
+                    f'defaults.{requirement.key}: "{value}" does not match required[{index}].pattern'
+                )
+        return self
+
 
 class NotebookSchedule(ApiModel):
     """Hours in which notebooks may run; outside them they are stopped."""
@@ -268,6 +290,12 @@ class NotebookSchedule(ApiModel):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f'"{timezone}" is not an IANA time zone such as Europe/Berlin') from exc
         return timezone
+
+    @field_validator("active_hours")
+    @classmethod
+    def _hours_make_sense(cls, active_hours: str) -> str:
+        WeeklyHours.parse(active_hours)
+        return active_hours
 
 
 class NotebookRules(ApiModel):
@@ -330,12 +358,30 @@ class EndpointRules(ApiModel):
 class BreachAction(ApiModel):
     """What Enforce mode does when ACTUAL spend reaches a share of the budget limit."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "(has(self.stopNotebooks) && self.stopNotebooks) || "
+                    "(has(self.stopTrainingJobs) && self.stopTrainingJobs)",
+                    "message": "a breach action needs stopNotebooks or stopTrainingJobs set to true",
+                }
+            ]
+        }
+    )
+
     at_percent: Percent = Field(
         description="Share of the budget limit, in percent, above 0.",
         json_schema_extra={"pattern": POSITIVE_DECIMAL_PATTERN},
     )
     stop_notebooks: bool = Field(default=False, description="Stop the in-scope notebooks.")
     stop_training_jobs: bool = Field(default=False, description="Stop the in-scope training jobs.")
+
+    @model_validator(mode="after")
+    def _does_something(self) -> BreachAction:
+        if not (self.stop_notebooks or self.stop_training_jobs):
+            raise ValueError("a breach action needs stopNotebooks or stopTrainingJobs (or both) set to true")
+        return self
 
     @field_validator("at_percent")
     @classmethod
@@ -418,8 +464,19 @@ class ComplianceItem(ApiModel):
     name: str = Field(description="Resource name.")
     rule: str = Field(description="Rule broken, e.g. MissingTag.")
     detail: str = Field(default="", description="What is wrong.")
-    action: str | None = Field(default=None, description="What the operator did, if anything.")
+    action: str | None = Field(
+        default=None,
+        description=(
+            "What the operator did (Stopped, Deleted, TagAdded, Marked), will do (Pending, with "
+            "the due time in pendingAction), or would do in Audit mode (WouldStop, WouldDelete, "
+            "WouldTag)."
+        ),
+    )
     since: datetime | None = Field(default=None, description="When the violation was first seen.")
+    monthly_cost: Money | None = Field(
+        default=None, description="What the resource costs per month while running; absent if unknown."
+    )
+    pending_action: str | None = Field(default=None, description="What waits, and until when.")
 
 
 class ComplianceStatus(ApiModel):
@@ -431,6 +488,18 @@ class ComplianceStatus(ApiModel):
     items: list[ComplianceItem] = Field(
         default_factory=list, max_length=50, description="At most 50, most expensive first."
     )
+    governed: dict[str, int] | None = Field(default=None, description="Resources in scope per resource type.")
+    idle_monthly_waste: Money | None = Field(
+        default=None, description="USD per month spent on idle endpoints in scope (known prices only)."
+    )
+    spot_savings_percent: Percent | None = Field(
+        default=None,
+        description="Managed Spot savings of finished in-scope training jobs: 1 - billable / training time.",
+    )
+    spot_jobs: int | None = Field(
+        default=None, description="Finished spot training jobs the savings are measured on."
+    )
+    actions: int | None = Field(default=None, description="Mutating actions taken in the last sweep.")
 
 
 class MLCostPolicyStatus(ApiModel):

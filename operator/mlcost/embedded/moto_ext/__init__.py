@@ -7,7 +7,7 @@ import warnings
 
 import moto
 
-from . import budgets, ce, dispatch, routes, sagemaker
+from . import budgets, ce, dispatch, pricing, routes, sagemaker, sagemaker_search
 
 __all__ = ["MOTO_VERSION", "install", "installed"]
 
@@ -19,7 +19,7 @@ _installed = threading.Event()
 
 
 def install() -> None:
-    """Patch moto's classes in this process: budgets, ce, sagemaker, dispatch, /moto-api routes.
+    """Patch moto's classes in this process: budgets, ce, sagemaker, pricing, dispatch, /moto-api routes.
 
     Idempotent and thread-safe. Must run before a moto server serves its first request.
     """
@@ -36,6 +36,8 @@ def install() -> None:
         budgets.install()
         ce.install()
         sagemaker.install()
+        sagemaker_search.install()
+        pricing.install()
         routes.install()
         _installed.set()
 

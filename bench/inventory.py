@@ -1,0 +1,103 @@
+"""Benchmark: AWS calls, seconds and peak RSS of reading a seeded account's SageMaker inventory.
+
+    .venv/bin/python bench/inventory.py [--resources 1000 10000] [--teams 20]
+
+For each size, the embedded AWS runs in a child process (so the reader's peak RSS is the
+operator's, not moto's), is seeded with bench/seed.py, and read over HTTP twice by one
+InventoryReader: the first read describes every endpoint config, the second (steady state)
+should describe nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import multiprocessing
+import resource
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from multiprocessing.connection import Connection
+from multiprocessing.synchronize import Event
+from typing import Any
+
+import boto3
+
+from mlcost.aws.inventory import InventoryReader
+from mlcost.aws.session import AwsSessions, CountingRecorder
+from mlcost.embedded.server import EmbeddedAws
+
+
+def serve(resources: int, teams: int, pipe: Connection, stop: Event) -> None:
+    """Child process: start and seed the embedded AWS, send its URL, serve until told to stop."""
+    from seed import seed_sagemaker  # bench/ is the child's script directory too
+
+    with EmbeddedAws() as aws:
+        started = time.perf_counter()
+        seeded = seed_sagemaker(aws, resources, teams)
+        seeded["seed_seconds"] = round(time.perf_counter() - started, 1)
+        pipe.send((aws.endpoint_url, seeded))
+        stop.wait()
+        pipe.send(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
+def _calls(recorder: CountingRecorder, before: Counter[tuple[str, str, str]]) -> Counter[tuple[str, str]]:
+    counted: Counter[tuple[str, str]] = Counter()
+    for (service, operation, _), n in (recorder.calls - before).items():
+        counted[(service, operation)] += n
+    return counted
+
+
+def bench(resources: int, teams: int) -> None:
+    context = multiprocessing.get_context("spawn")
+    ours, theirs = context.Pipe()
+    stop = context.Event()
+    child = context.Process(target=serve, args=(resources, teams, theirs, stop))
+    child.start()
+    endpoint_url, seeded = ours.recv()
+    recorder = CountingRecorder()
+    sessions = AwsSessions(
+        default_region="us-east-1",
+        endpoint_url=endpoint_url,
+        recorder=recorder,
+        base_session=boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing"),
+    )
+    reader = InventoryReader(sessions)
+    target = sessions.target(None, None)
+    sessions.account_id(target)  # STS, once per process: not part of a sweep
+    print(f"\n{seeded['resources']} resources ({seeded}):")
+    read_in_lookback = (
+        seeded["endpoints"] + seeded["notebook_instances"] + seeded["training_jobs_in_lookback"]
+    )
+    pages = math.ceil(read_in_lookback / 100)
+    print(f"  resources a read returns: {read_in_lookback}; ceil(that/100) = {pages}")
+    for label in ("first read", "steady read"):
+        before = Counter(recorder.calls)
+        started = time.perf_counter()
+        inventory = reader.read(target, datetime.now(UTC))
+        seconds = time.perf_counter() - started
+        calls = _calls(recorder, before)
+        by_operation = ", ".join(f"{op}={n}" for (_, op), n in sorted(calls.items()))
+        print(
+            f"  {label}: {len(inventory.resources)} resources, {sum(calls.values())} calls "
+            f"in {seconds:.2f}s ({by_operation})"
+        )
+    ours_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    stop.set()
+    server_peak: Any = ours.recv() / 1024
+    child.join()
+    print(f"  peak RSS: reader process {ours_peak:.0f} MiB; embedded AWS process {server_peak:.0f} MiB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--resources", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--teams", type=int, default=20)
+    args = parser.parse_args()
+    # Ascending, so that the peak RSS printed for each size is that size's (ru_maxrss only grows).
+    for resources in sorted(args.resources):
+        bench(resources, args.teams)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,374 @@
+"""Evaluate a policy's rules over the SageMaker resources in its scope: who breaks what, at what cost."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from mlcost.api.hours import WeeklyHours
+from mlcost.api.types import format_duration
+from mlcost.api.v1alpha1.mlcostpolicy import (
+    IdleAction,
+    MLCostPolicySpec,
+    ResourceType,
+    Scope,
+)
+from mlcost.domain.catalogue import HOURS_PER_MONTH, PriceCatalogue, Usage
+from mlcost.domain.inventory import Inventory, SageMakerResource
+
+RUNNING = {
+    ResourceType.NOTEBOOK_INSTANCE: "InService",
+    ResourceType.TRAINING_JOB: "InProgress",
+    ResourceType.ENDPOINT: "InService",
+}
+FINISHED_TRAINING = frozenset({"Completed", "Stopped"})
+_USAGE = {
+    ResourceType.ENDPOINT: Usage.HOSTING,
+    ResourceType.NOTEBOOK_INSTANCE: Usage.NOTEBOOK,
+    ResourceType.TRAINING_JOB: Usage.TRAINING,
+}
+
+
+class Rule(StrEnum):
+    MISSING_TAG = "MissingTag"
+    TAG_VALUE_NOT_ALLOWED = "TagValueNotAllowed"
+    TAG_PATTERN_MISMATCH = "TagPatternMismatch"
+    INSTANCE_TYPE_NOT_ALLOWED = "InstanceTypeNotAllowed"
+    MAX_UPTIME_EXCEEDED = "MaxUptimeExceeded"
+    OUTSIDE_ACTIVE_HOURS = "OutsideActiveHours"
+    SPOT_NOT_USED = "SpotNotUsed"
+    MAX_RUNTIME_EXCEEDED = "MaxRuntimeExceeded"
+    IDLE_ENDPOINT = "IdleEndpoint"
+    BUDGET_BREACHED = "BudgetBreached"
+
+
+class Remedy(StrEnum):
+    """What Enforce mode does about a violation."""
+
+    REPORT = "Report"
+    ADD_TAGS = "AddTags"
+    STOP = "Stop"
+    DELETE = "Delete"
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What a resource costs per month while it runs, and which price says so."""
+
+    monthly: Decimal | None  # None: no known price, never 0 for unknown
+    note: str
+
+
+@dataclass(frozen=True)
+class Violation:
+    resource: SageMakerResource
+    rule: Rule
+    detail: str
+    remedy: Remedy = Remedy.REPORT
+    tags_to_add: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SpotSavings:
+    """Managed Spot savings measured on finished jobs: 1 - billable / training time."""
+
+    jobs: int = 0
+    training_seconds: int = 0
+    billable_seconds: int = 0
+
+    @property
+    def percent(self) -> Decimal | None:
+        if not self.training_seconds:
+            return None
+        saved = Decimal(self.training_seconds - self.billable_seconds) * 100 / self.training_seconds
+        return saved.quantize(Decimal("0.01"))
+
+
+@dataclass
+class Evaluation:
+    """The rules applied to one inventory."""
+
+    governed: Counter[ResourceType] = field(default_factory=Counter)
+    violations: list[Violation] = field(default_factory=list)
+    costs: dict[tuple[ResourceType, str], Cost] = field(default_factory=dict)
+    spot: SpotSavings = field(default_factory=SpotSavings)
+    idle_monthly_waste: Decimal = Decimal(0)
+
+    def cost_of(self, resource: SageMakerResource) -> Cost:
+        return self.costs.get((resource.type, resource.name), Cost(None, "price unknown"))
+
+
+def in_scope(resource: SageMakerResource, scope: Scope | None) -> bool:
+    """All scope tags match, or a name prefix matches; an empty scope governs nothing."""
+    if scope is None:
+        return False
+    by_tags = bool(scope.tags) and all(resource.tags.get(k) == v for k, v in scope.tags.items())
+    by_name = any(resource.name.startswith(prefix) for prefix in scope.name_prefixes)
+    return by_tags or by_name
+
+
+def running_cost(resource: SageMakerResource, catalogue: PriceCatalogue, region: str) -> Cost:
+    """Monthly cost if the resource keeps running as it is now; 0 when it is not running."""
+    if resource.status != RUNNING[resource.type]:
+        return Cost(Decimal(0), f"not running ({resource.status})")
+    usage = _USAGE[resource.type]
+    if resource.type is ResourceType.ENDPOINT:
+        units = [(v.instance_type, v.instance_count) for v in resource.variants if not v.serverless]
+    else:
+        units = [(resource.instance_type, resource.instance_count)]
+    total, notes = Decimal(0), []
+    for instance_type, count in units:
+        price = catalogue.price(instance_type, region, usage) if instance_type else None
+        if price is None:
+            return Cost(None, f"no known {usage.value} price for {instance_type} in {region}")
+        total += price.hourly_usd * count * HOURS_PER_MONTH
+        notes.append(f"{count} x {price.describe()}")
+    return Cost(total.quantize(Decimal("0.01")), "; ".join(notes))
+
+
+def evaluate(
+    spec: MLCostPolicySpec,
+    inventory: Inventory,
+    *,
+    now: datetime,
+    catalogue: PriceCatalogue,
+    invocations: Mapping[tuple[str, str], Decimal] | None = None,
+    spend_percent: Decimal | None = None,
+) -> Evaluation:
+    """Every violation of the policy's rules by the resources in its scope."""
+    result = Evaluation()
+    breach = _breach(spec, spend_percent)
+    for resource in inventory.resources:
+        if not in_scope(resource, spec.scope):
+            continue
+        result.governed[resource.type] += 1
+        cost = running_cost(resource, catalogue, inventory.region)
+        result.costs[(resource.type, resource.name)] = cost
+        found = _tag_violations(spec, resource)
+        match resource.type:
+            case ResourceType.NOTEBOOK_INSTANCE:
+                found += _notebook_violations(spec, resource, now)
+            case ResourceType.TRAINING_JOB:
+                found += _training_violations(spec, resource)
+                result.spot = _add_spot(result.spot, resource)
+            case ResourceType.ENDPOINT:
+                found += _endpoint_violations(spec, resource, now, invocations or {}, cost)
+        if breach and resource.status == RUNNING[resource.type] and resource.type in breach[1]:
+            found.append(
+                Violation(
+                    resource,
+                    Rule.BUDGET_BREACHED,
+                    f"actual spend is {spend_percent}% of the budget limit (breach action at {breach[0]}%)",
+                    Remedy.STOP,
+                )
+            )
+        if any(v.rule is Rule.IDLE_ENDPOINT for v in found) and cost.monthly:
+            result.idle_monthly_waste += cost.monthly
+        result.violations.extend(found)
+    result.violations.sort(key=lambda v: _expense_order(result.cost_of(v.resource), v))
+    return result
+
+
+def _expense_order(cost: Cost, violation: Violation) -> tuple[int, Decimal, str, str]:
+    # Most expensive first; unknown prices after known ones, never counted as 0.
+    known = 0 if cost.monthly is not None else 1
+    return (known, -(cost.monthly or Decimal(0)), violation.resource.name, violation.rule.value)
+
+
+def _breach(
+    spec: MLCostPolicySpec, spend_percent: Decimal | None
+) -> tuple[Decimal, set[ResourceType]] | None:
+    if spend_percent is None or not spec.budget:
+        return None
+    reached = [a for a in spec.breach_actions if spend_percent >= a.at_percent]
+    if not reached:
+        return None
+    types = set()
+    for action in reached:
+        if action.stop_notebooks:
+            types.add(ResourceType.NOTEBOOK_INSTANCE)
+        if action.stop_training_jobs:
+            types.add(ResourceType.TRAINING_JOB)
+    return max(a.at_percent for a in reached), types
+
+
+def _tag_violations(spec: MLCostPolicySpec, resource: SageMakerResource) -> list[Violation]:
+    rules = spec.tagging
+    if rules is None or resource.type not in rules.resource_types:
+        return []
+    found = []
+    for requirement in rules.required:
+        value = resource.tags.get(requirement.key)
+        if value is None:
+            default = rules.defaults.get(requirement.key)
+            found.append(
+                Violation(
+                    resource,
+                    Rule.MISSING_TAG,
+                    f'tag "{requirement.key}" is missing'
+                    + (f' (default "{default}" will be added in Enforce mode)' if default else ""),
+                    Remedy.ADD_TAGS if default is not None else Remedy.REPORT,
+                    {requirement.key: default} if default is not None else {},
+                )
+            )
+        elif requirement.allowed_values and value not in requirement.allowed_values:
+            found.append(
+                Violation(
+                    resource,
+                    Rule.TAG_VALUE_NOT_ALLOWED,
+                    f'tag "{requirement.key}" is "{value}", not one of {_listed(requirement.allowed_values)}',
+                )
+            )
+        elif requirement.pattern and not re.search(requirement.pattern, value):
+            found.append(
+                Violation(
+                    resource,
+                    Rule.TAG_PATTERN_MISMATCH,
+                    f'tag "{requirement.key}" is "{value}", which does not match {requirement.pattern}',
+                )
+            )
+    return found
+
+
+def _listed(values: list[str]) -> str:
+    return ", ".join(values)
+
+
+def _type_not_allowed(
+    resource: SageMakerResource, types: Sequence[str | None], allowed: list[str], remedy: Remedy
+) -> Violation:
+    shown = ", ".join(str(t) for t in types)
+    return Violation(
+        resource,
+        Rule.INSTANCE_TYPE_NOT_ALLOWED,
+        f"instance type {shown} is not among {_listed(allowed)}",
+        remedy,
+    )
+
+
+def _stop_if_running(resource: SageMakerResource) -> Remedy:
+    return Remedy.STOP if resource.status == RUNNING[resource.type] else Remedy.REPORT
+
+
+def _notebook_violations(
+    spec: MLCostPolicySpec, resource: SageMakerResource, now: datetime
+) -> list[Violation]:
+    rules = spec.notebooks
+    if rules is None:
+        return []
+    found = []
+    remedy = _stop_if_running(resource)
+    if rules.allowed_instance_types and resource.instance_type not in rules.allowed_instance_types:
+        found.append(
+            _type_not_allowed(resource, [resource.instance_type], rules.allowed_instance_types, remedy)
+        )
+    running = resource.status == RUNNING[resource.type]
+    if running and rules.max_uptime and resource.started and now - resource.started > rules.max_uptime:
+        hours = (now - resource.started).total_seconds() / 3600
+        found.append(
+            Violation(
+                resource,
+                Rule.MAX_UPTIME_EXCEEDED,
+                f"running for {hours:.1f}h, longer than maxUptime {format_duration(rules.max_uptime)}",
+                Remedy.STOP,
+            )
+        )
+    if running and rules.schedule:
+        hours_spec = WeeklyHours.parse(rules.schedule.active_hours)
+        if not hours_spec.contains(now, rules.schedule.timezone):
+            found.append(
+                Violation(
+                    resource,
+                    Rule.OUTSIDE_ACTIVE_HOURS,
+                    f"running outside {rules.schedule.active_hours} {rules.schedule.timezone}",
+                    Remedy.STOP,
+                )
+            )
+    return found
+
+
+def _training_violations(spec: MLCostPolicySpec, resource: SageMakerResource) -> list[Violation]:
+    rules = spec.training
+    if rules is None:
+        return []
+    found = []
+    remedy = _stop_if_running(resource)
+    if rules.require_managed_spot and resource.managed_spot is False:
+        found.append(Violation(resource, Rule.SPOT_NOT_USED, "Managed Spot Training is not enabled", remedy))
+    if (
+        rules.max_runtime
+        and resource.max_runtime_seconds is not None
+        and resource.max_runtime_seconds > rules.max_runtime.total_seconds()
+    ):
+        found.append(
+            Violation(
+                resource,
+                Rule.MAX_RUNTIME_EXCEEDED,
+                f"MaxRuntimeInSeconds is {resource.max_runtime_seconds}, over maxRuntime "
+                f"{format_duration(rules.max_runtime)}",
+                remedy,
+            )
+        )
+    if rules.allowed_instance_types and resource.instance_type not in rules.allowed_instance_types:
+        found.append(
+            _type_not_allowed(resource, [resource.instance_type], rules.allowed_instance_types, remedy)
+        )
+    return found
+
+
+def _endpoint_violations(
+    spec: MLCostPolicySpec,
+    resource: SageMakerResource,
+    now: datetime,
+    invocations: Mapping[tuple[str, str], Decimal],
+    cost: Cost,
+) -> list[Violation]:
+    rules = spec.endpoints
+    if rules is None:
+        return []
+    found = []
+    if rules.allowed_instance_types:
+        bad = sorted(
+            {
+                v.instance_type
+                for v in resource.variants
+                if v.instance_type and v.instance_type not in rules.allowed_instance_types
+            }
+        )
+        if bad:
+            found.append(_type_not_allowed(resource, bad, rules.allowed_instance_types, Remedy.REPORT))
+    idle = rules.idle
+    # An endpoint younger than the window has not had the chance to be used: not idle yet.
+    if idle and resource.status == "InService" and resource.created and now - resource.created >= idle.window:
+        total = sum(
+            (invocations.get((resource.name, v.name), Decimal(0)) for v in resource.variants), Decimal(0)
+        )
+        if total <= idle.max_invocations:
+            waste = f"${cost.monthly}/month ({cost.note})" if cost.monthly is not None else cost.note
+            found.append(
+                Violation(
+                    resource,
+                    Rule.IDLE_ENDPOINT,
+                    f"{total} invocations in {format_duration(idle.window)} "
+                    f"(at most {idle.max_invocations} counts as idle); wastes {waste}",
+                    Remedy.DELETE if idle.action is IdleAction.DELETE else Remedy.REPORT,
+                )
+            )
+    return found
+
+
+def _add_spot(spot: SpotSavings, job: SageMakerResource) -> SpotSavings:
+    if not (
+        job.managed_spot and job.status in FINISHED_TRAINING and job.training_seconds and job.billable_seconds
+    ):
+        return spot
+    return SpotSavings(
+        spot.jobs + 1,
+        spot.training_seconds + job.training_seconds,
+        spot.billable_seconds + job.billable_seconds,
+    )

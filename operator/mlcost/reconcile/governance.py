@@ -1,0 +1,310 @@
+"""Govern the SageMaker resources in a policy's scope: evaluate rules, act in Enforce mode."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from mlcost.api.v1alpha1.mlcostpolicy import (
+    ComplianceItem,
+    ComplianceStatus,
+    MLCostPolicySpec,
+    PolicyMode,
+    ResourceType,
+)
+from mlcost.aws.cloudwatch import MetricsReader
+from mlcost.aws.costexplorer import CostAllocationTags
+from mlcost.aws.inventory import InventoryReader
+from mlcost.aws.sagemaker_actions import SageMakerActions
+from mlcost.aws.session import AwsSessions, AwsTarget
+from mlcost.domain.catalogue import PriceCatalogue
+from mlcost.domain.enforcement import VIOLATION_TAG, Action, ActionKind, EnforcementPlan, plan_enforcement
+from mlcost.domain.errors import MlcostError, NotFound, Throttled
+from mlcost.domain.governance import Evaluation, Remedy, Violation, evaluate, in_scope
+from mlcost.domain.inventory import Inventory, SageMakerResource
+from mlcost.reconcile.results import ObjectRef, Outcome
+
+log = logging.getLogger(__name__)
+
+MAX_ITEMS = 50
+_WOULD = {Remedy.STOP: "WouldStop", Remedy.DELETE: "WouldDelete", Remedy.ADD_TAGS: "WouldTag"}
+_EVENT_REASONS = {
+    (ActionKind.STOP, ResourceType.NOTEBOOK_INSTANCE): "NotebookStopped",
+    (ActionKind.STOP, ResourceType.TRAINING_JOB): "TrainingJobStopped",
+    (ActionKind.DELETE, ResourceType.ENDPOINT): "EndpointDeleted",
+    (ActionKind.ADD_TAGS, None): "TagsAdded",
+    (ActionKind.MARK, None): "ViolationMarked",
+    (ActionKind.UNMARK, None): "ViolationCleared",
+}
+
+
+@dataclass
+class AppliedAction:
+    action: Action
+    outcome: str  # "success", "gone" or the error reason
+    message: str = ""
+
+
+@dataclass
+class GovernanceResult:
+    evaluation: Evaluation
+    plan: EnforcementPlan
+    compliance: ComplianceStatus
+    applied: list[AppliedAction] = field(default_factory=list)
+    inactive_tags: list[str] = field(default_factory=list)
+    error: MlcostError | None = None
+
+
+class InventoryCache:
+    """One inventory per account and region, shared by every policy for `max_age`."""
+
+    def __init__(self, reader: InventoryReader, max_age: timedelta) -> None:
+        self.reader = reader
+        self.max_age = max_age
+        self._inventories: dict[tuple[str, str], Inventory] = {}
+        self._lock = threading.Lock()
+
+    def get(self, target: AwsTarget, account_id: str, now: datetime) -> Inventory:
+        key = (account_id, target.region)
+        with self._lock:
+            cached = self._inventories.get(key)
+            if cached and now - cached.read_at < self.max_age:
+                return cached
+            inventory = self.reader.read(target, now)
+            self._inventories[key] = inventory
+            return inventory
+
+    def invalidate(self, account_id: str, region: str) -> None:
+        with self._lock:
+            self._inventories.pop((account_id, region), None)
+
+
+class TagStatusCache:
+    """Cost-allocation tag status, asked at most once per `max_age` per account and key set."""
+
+    def __init__(self, max_age: timedelta) -> None:
+        self.max_age = max_age
+        self._answers: dict[tuple[str, tuple[str, ...]], tuple[datetime, list[str]]] = {}
+
+    def inactive(
+        self, sessions: AwsSessions, target: AwsTarget, account: str, keys: list[str], now: datetime
+    ) -> list[str]:
+        key = (account, tuple(sorted(keys)))
+        cached = self._answers.get(key)
+        if cached and now - cached[0] < self.max_age:
+            return cached[1]
+        inactive = CostAllocationTags(sessions.client("ce", target)).inactive(sorted(keys))
+        self._answers[key] = (now, inactive)
+        return inactive
+
+
+class GovernanceReconciler:
+    """Reads the shared inventory, evaluates a policy's rules, and acts on them in Enforce mode."""
+
+    def __init__(
+        self,
+        sessions: AwsSessions,
+        catalogue: PriceCatalogue,
+        *,
+        inventory_max_age: timedelta = timedelta(minutes=2),
+        tag_status_max_age: timedelta = timedelta(hours=1),
+    ) -> None:
+        self.sessions = sessions
+        self.catalogue = catalogue
+        self.inventories = InventoryCache(InventoryReader(sessions), inventory_max_age)
+        self.metrics_reader = MetricsReader(sessions)
+        self.tag_status = TagStatusCache(tag_status_max_age)
+
+    def sync(
+        self,
+        ref: ObjectRef,
+        spec: MLCostPolicySpec,
+        target: AwsTarget,
+        previous: ComplianceStatus | None,
+        *,
+        spend_percent: Decimal | None,
+        now: datetime,
+        outcome: Outcome,
+        dry_run: bool = False,
+    ) -> GovernanceResult:
+        """Evaluate and (Enforce, not dry run) act. Raises MlcostError when AWS cannot be read."""
+        account = self.sessions.account_id(target)
+        inventory = self.inventories.get(target, account, now)
+        governed = [r for r in inventory.resources if in_scope(r, spec.scope)]
+        invocations = {}
+        if spec.endpoints and spec.endpoints.idle:
+            variants = [
+                (r.name, v.name)
+                for r in governed
+                if r.type is ResourceType.ENDPOINT and r.status == "InService"
+                for v in r.variants
+            ]
+            if variants:
+                invocations = self.metrics_reader.endpoint_invocations(
+                    target, variants, spec.endpoints.idle.window, now
+                )
+        evaluation = evaluate(
+            spec,
+            inventory,
+            now=now,
+            catalogue=self.catalogue,
+            invocations=invocations,
+            spend_percent=spend_percent,
+        )
+        plan = plan_enforcement(evaluation, governed, spec.enforcement, now)
+        result = GovernanceResult(evaluation, plan, ComplianceStatus())
+        if spec.mode is PolicyMode.ENFORCE and not dry_run and plan.actions:
+            self._apply(ref, target, plan, result, outcome)
+            self.inventories.invalidate(account, target.region)
+        elif dry_run:
+            outcome.changes.extend(f"{a.kind.value.lower()}: {a.detail}" for a in plan.actions)
+        result.compliance = compliance_status(spec, evaluation, result, previous, now)
+        keys = _cost_tag_keys(spec)
+        if keys and not dry_run:
+            try:
+                result.inactive_tags = self.tag_status.inactive(self.sessions, target, account, keys, now)
+            except MlcostError as exc:
+                log.info("%s: cannot check cost-allocation tags: %s", ref.key, exc.message)
+        return result
+
+    def _apply(
+        self,
+        ref: ObjectRef,
+        target: AwsTarget,
+        plan: EnforcementPlan,
+        result: GovernanceResult,
+        outcome: Outcome,
+    ) -> None:
+        actions = SageMakerActions(self.sessions.client("sagemaker", target))
+        for index, action in enumerate(plan.actions):
+            resource = action.resource
+            try:
+                match action.kind:
+                    case ActionKind.STOP if resource.type is ResourceType.NOTEBOOK_INSTANCE:
+                        actions.stop_notebook(resource.name)
+                    case ActionKind.STOP:
+                        actions.stop_training_job(resource.name)
+                    case ActionKind.DELETE:
+                        actions.delete_endpoint(resource.name)
+                    case ActionKind.ADD_TAGS | ActionKind.MARK:
+                        actions.add_tags(resource.arn, action.tags)
+                    case ActionKind.UNMARK:
+                        actions.delete_tags(resource.arn, [VIOLATION_TAG])
+            except NotFound:
+                result.applied.append(AppliedAction(action, "gone", f"{resource.name} no longer exists"))
+                outcome.info(
+                    "ResourceGone",
+                    f"{_label(resource)} vanished before it could be {action.kind.value.lower()}",
+                )
+                continue
+            except Throttled as exc:
+                # Throttled after retries: stop here, the rest is planned again next sweep.
+                result.applied.append(AppliedAction(action, exc.reason, exc.message))
+                outcome.warn(
+                    exc.reason,
+                    f"{len(plan.actions) - index} action(s) left for the next sweep: {exc.message}",
+                )
+                result.error = exc
+                return
+            except MlcostError as exc:
+                result.applied.append(AppliedAction(action, exc.reason, exc.message))
+                outcome.warn(
+                    "ActionFailed", f"Could not {action.kind.value.lower()} {_label(resource)}: {exc.message}"
+                )
+                continue
+            result.applied.append(AppliedAction(action, "success"))
+            outcome.changes.append(action.detail)
+            reason = _EVENT_REASONS.get((action.kind, resource.type)) or _EVENT_REASONS.get(
+                (action.kind, None), "Acted"
+            )
+            message = f"{_label(resource)}: {action.detail}"
+            if action.kind is ActionKind.DELETE and resource.endpoint_config:
+                message += (
+                    f". Its EndpointConfig {resource.endpoint_config} was kept: re-create the endpoint with "
+                    f"`aws sagemaker create-endpoint --endpoint-name {resource.name} "
+                    f"--endpoint-config-name {resource.endpoint_config}`"
+                )
+            outcome.info(reason, message)
+            log.info("%s: %s", ref.key, message)
+
+
+def _label(resource: SageMakerResource) -> str:
+    return f"{resource.type.value} {resource.name}"
+
+
+def _cost_tag_keys(spec: MLCostPolicySpec) -> list[str]:
+    keys: set[str] = set()
+    if spec.budget and spec.budget.cost_filters:
+        keys.update(spec.budget.cost_filters.tags)
+    if spec.tagging:
+        keys.update(r.key for r in spec.tagging.required)
+    return sorted(keys)
+
+
+def compliance_status(
+    spec: MLCostPolicySpec,
+    evaluation: Evaluation,
+    result: GovernanceResult,
+    previous: ComplianceStatus | None,
+    now: datetime,
+) -> ComplianceStatus:
+    """The status.compliance block: counts, the 50 most expensive violations, savings."""
+    seen_before = {(i.resource_type, i.name, i.rule): i.since for i in (previous.items if previous else [])}
+    done = {
+        (a.action.resource.type, a.action.resource.name): a.action.kind.value
+        for a in result.applied
+        if a.outcome == "success"
+    }
+    by_rule: Counter[str] = Counter(v.rule.value for v in evaluation.violations)
+    items = [
+        _item(spec, v, evaluation, result, done, seen_before, now) for v in evaluation.violations[:MAX_ITEMS]
+    ]
+    percent = evaluation.spot.percent
+    return ComplianceStatus(
+        evaluated=sum(evaluation.governed.values()),
+        violations=len(evaluation.violations),
+        by_rule=dict(sorted(by_rule.items())),
+        items=items,
+        governed={t.value: n for t, n in sorted(evaluation.governed.items())},
+        idle_monthly_waste=evaluation.idle_monthly_waste.quantize(Decimal("0.01")),
+        spot_savings_percent=percent,
+        spot_jobs=evaluation.spot.jobs,
+        actions=sum(1 for a in result.applied if a.outcome == "success"),
+    )
+
+
+def _item(
+    spec: MLCostPolicySpec,
+    violation: Violation,
+    evaluation: Evaluation,
+    result: GovernanceResult,
+    done: dict[tuple[ResourceType, str], str],
+    seen_before: dict[tuple[ResourceType, str, str], datetime | None],
+    now: datetime,
+) -> ComplianceItem:
+    key = (violation.resource.type, violation.resource.name)
+    marked = result.plan.marked_since.get(key)
+    since = (
+        seen_before.get((violation.resource.type, violation.resource.name, violation.rule.value))
+        or marked
+        or now
+    )
+    pending = result.plan.pending.get(key)
+    if spec.mode is PolicyMode.AUDIT:
+        action = _WOULD.get(violation.remedy)
+    else:
+        action = done.get(key) or ("Pending" if pending and violation.remedy is not Remedy.REPORT else None)
+    return ComplianceItem(
+        resource_type=violation.resource.type,
+        name=violation.resource.name,
+        rule=violation.rule.value,
+        detail=violation.detail,
+        action=action,
+        since=since,
+        monthly_cost=evaluation.cost_of(violation.resource).monthly,
+        pending_action=pending if violation.remedy is not Remedy.REPORT else None,
+    )

@@ -1,0 +1,260 @@
+"""Governance rules as pure tables: given resources, spec and clock, which violations at what cost."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from mlcost.api.v1alpha1.mlcostpolicy import MLCostPolicySpec, ResourceType
+from mlcost.domain.catalogue import Price, PriceCatalogue, Usage
+from mlcost.domain.governance import Remedy, Rule, evaluate, in_scope
+from mlcost.domain.inventory import Inventory, SageMakerResource, Variant
+
+# Friday 2026-11-27 10:00 UTC = 11:00 in Berlin (CET); Saturday 10:00 UTC is a weekend.
+FRIDAY = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+NB, TJ, EP = ResourceType.NOTEBOOK_INSTANCE, ResourceType.TRAINING_JOB, ResourceType.ENDPOINT
+TAGS = {"team": "fraud", "cost-center": "cc-0042", "project": "scoring"}
+
+CATALOGUE = PriceCatalogue(
+    prices=[
+        Price("ml.m5.xlarge", Usage.NOTEBOOK, "us-east-1", Decimal("0.23"), "TEST", date(2026, 1, 1)),
+        Price("ml.p3.2xlarge", Usage.NOTEBOOK, "us-east-1", Decimal("3.825"), "TEST", date(2026, 1, 1)),
+        Price("ml.m5.xlarge", Usage.TRAINING, "us-east-1", Decimal("0.23"), "TEST", date(2026, 1, 1)),
+        Price("ml.c5.xlarge", Usage.HOSTING, "us-east-1", Decimal("0.204"), "TEST", date(2026, 1, 1)),
+    ]
+)
+
+
+def resource(type_: ResourceType, name: str = "fraud-x", **fields: Any) -> SageMakerResource:
+    defaults: dict[str, Any] = {
+        "status": {NB: "InService", TJ: "InProgress", EP: "InService"}[type_],
+        "tags": TAGS,
+        "instance_type": "ml.m5.xlarge",
+        "created": FRIDAY - timedelta(days=30),
+        "started": FRIDAY - timedelta(hours=1),
+    }
+    if type_ is EP:
+        defaults["variants"] = (Variant("AllTraffic", "ml.c5.xlarge", 2),)
+    defaults.update(fields)
+    return SageMakerResource(type=type_, name=name, arn=f"arn:aws:sagemaker:us-east-1:1:{name}", **defaults)
+
+
+def spec(**rules: Any) -> MLCostPolicySpec:
+    return MLCostPolicySpec.model_validate({"scope": {"tags": {"team": "fraud"}}, **rules})
+
+
+def violations(
+    policy: MLCostPolicySpec, *resources: SageMakerResource, **kwargs: Any
+) -> list[tuple[str, Rule, Remedy]]:
+    inventory = Inventory("1", "us-east-1", FRIDAY, resources)
+    found = evaluate(policy, inventory, now=kwargs.pop("now", FRIDAY), catalogue=CATALOGUE, **kwargs)
+    return [(v.resource.name, v.rule, v.remedy) for v in found.violations]
+
+
+@pytest.mark.parametrize(
+    ("scope", "name", "tags", "expected"),
+    [
+        ({"tags": {"team": "fraud"}}, "x", {"team": "fraud"}, True),
+        ({"tags": {"team": "fraud"}}, "x", {"team": "risk"}, False),
+        ({"tags": {"team": "fraud", "env": "prod"}}, "x", {"team": "fraud"}, False),
+        ({"namePrefixes": ["fraud-"]}, "fraud-eda", {}, True),
+        ({"tags": {"team": "fraud"}, "namePrefixes": ["fraud-"]}, "risk-eda", {"team": "fraud"}, True),
+        ({}, "fraud-eda", {"team": "fraud"}, False),
+    ],
+)
+def test_scope(scope: dict[str, Any], name: str, tags: dict[str, str], expected: bool) -> None:
+    policy = MLCostPolicySpec.model_validate({"scope": scope})
+    assert in_scope(resource(NB, name, tags=tags), policy.scope) is expected
+
+
+TAGGING = {
+    "tagging": {
+        "required": [
+            {"key": "team", "allowedValues": ["fraud"]},
+            {"key": "cost-center", "pattern": "^cc-[0-9]{4}$"},
+            {"key": "project"},
+        ],
+        "defaults": {"cost-center": "cc-0042"},
+    }
+}
+
+
+@pytest.mark.parametrize(
+    ("tags", "expected"),
+    [
+        (TAGS, []),
+        ({"team": "fraud", "project": "p"}, [(Rule.MISSING_TAG, Remedy.ADD_TAGS)]),
+        ({"team": "fraud", "cost-center": "cc-0042"}, [(Rule.MISSING_TAG, Remedy.REPORT)]),
+        (
+            {"team": "fraud", "cost-center": "42", "project": "p"},
+            [(Rule.TAG_PATTERN_MISMATCH, Remedy.REPORT)],
+        ),
+    ],
+)
+def test_required_tags(tags: dict[str, str], expected: list[tuple[Rule, Remedy]]) -> None:
+    found = violations(spec(**TAGGING), resource(NB, tags=tags))
+    assert [(rule, remedy) for _, rule, remedy in found] == expected
+
+
+def test_wrong_tag_value_is_reported_never_overwritten() -> None:
+    policy = MLCostPolicySpec.model_validate({"scope": {"namePrefixes": ["fraud-"]}, **TAGGING})
+    found = violations(policy, resource(NB, tags={**TAGS, "team": "risk"}))
+    assert found == [("fraud-x", Rule.TAG_VALUE_NOT_ALLOWED, Remedy.REPORT)]
+
+
+NOTEBOOKS = {
+    "notebooks": {
+        "allowedInstanceTypes": ["ml.t3.medium", "ml.m5.xlarge"],
+        "maxUptime": "12h",
+        "schedule": {"timezone": "Europe/Berlin", "activeHours": "Mon-Fri 07:00-20:00"},
+    }
+}
+
+
+@pytest.mark.parametrize(
+    ("fields", "now", "expected"),
+    [
+        ({}, FRIDAY, []),
+        ({"instance_type": "ml.p3.2xlarge"}, FRIDAY, [(Rule.INSTANCE_TYPE_NOT_ALLOWED, Remedy.STOP)]),
+        (
+            {"instance_type": "ml.p3.2xlarge", "status": "Stopped"},
+            FRIDAY,
+            [(Rule.INSTANCE_TYPE_NOT_ALLOWED, Remedy.REPORT)],
+        ),
+        ({"started": FRIDAY - timedelta(hours=13)}, FRIDAY, [(Rule.MAX_UPTIME_EXCEEDED, Remedy.STOP)]),
+        ({"started": FRIDAY - timedelta(hours=13), "status": "Stopped"}, FRIDAY, []),
+        (
+            {"started": FRIDAY + timedelta(hours=23)},
+            FRIDAY + timedelta(days=1),  # Saturday
+            [(Rule.OUTSIDE_ACTIVE_HOURS, Remedy.STOP)],
+        ),
+        (
+            {},
+            datetime(2026, 11, 27, 19, 30, tzinfo=UTC),
+            [(Rule.OUTSIDE_ACTIVE_HOURS, Remedy.STOP)],
+        ),  # 20:30 CET
+        # Summer time: 18:30 UTC on a July Friday is 20:30 CEST (outside); in winter 19:30 CET (inside).
+        (
+            {"started": datetime(2026, 7, 3, 18, 0, tzinfo=UTC)},
+            datetime(2026, 7, 3, 18, 30, tzinfo=UTC),
+            [(Rule.OUTSIDE_ACTIVE_HOURS, Remedy.STOP)],
+        ),
+        ({}, datetime(2026, 11, 27, 18, 30, tzinfo=UTC), []),
+    ],
+)
+def test_notebook_rules(fields: dict[str, Any], now: datetime, expected: list[tuple[Rule, Remedy]]) -> None:
+    found = violations(spec(**NOTEBOOKS), resource(NB, **fields), now=now)
+    assert [(rule, remedy) for _, rule, remedy in found] == expected
+
+
+TRAINING = {
+    "training": {"requireManagedSpot": True, "maxRuntime": "24h", "allowedInstanceTypes": ["ml.m5.xlarge"]}
+}
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"managed_spot": True, "max_runtime_seconds": 3600}, []),
+        ({"managed_spot": False, "max_runtime_seconds": 3600}, [(Rule.SPOT_NOT_USED, Remedy.STOP)]),
+        ({"managed_spot": False, "status": "Completed"}, [(Rule.SPOT_NOT_USED, Remedy.REPORT)]),
+        (
+            {"managed_spot": True, "max_runtime_seconds": 2 * 86400},
+            [(Rule.MAX_RUNTIME_EXCEEDED, Remedy.STOP)],
+        ),
+        (
+            {"managed_spot": True, "instance_type": "ml.p3.2xlarge"},
+            [(Rule.INSTANCE_TYPE_NOT_ALLOWED, Remedy.STOP)],
+        ),
+    ],
+)
+def test_training_rules(fields: dict[str, Any], expected: list[tuple[Rule, Remedy]]) -> None:
+    found = violations(spec(**TRAINING), resource(TJ, **fields))
+    assert [(rule, remedy) for _, rule, remedy in found] == expected
+
+
+def test_spot_savings_measured_on_finished_jobs() -> None:
+    jobs = [
+        resource(TJ, "a", status="Completed", managed_spot=True, training_seconds=1000, billable_seconds=300),
+        resource(TJ, "b", status="Completed", managed_spot=True, training_seconds=1000, billable_seconds=500),
+        resource(TJ, "c", status="InProgress", managed_spot=True, training_seconds=1000, billable_seconds=0),
+        resource(
+            TJ, "d", status="Completed", managed_spot=False, training_seconds=1000, billable_seconds=1000
+        ),
+    ]
+    result = evaluate(
+        spec(), Inventory("1", "us-east-1", FRIDAY, tuple(jobs)), now=FRIDAY, catalogue=CATALOGUE
+    )
+    assert result.spot.jobs == 2
+    assert result.spot.percent == Decimal("60.00")
+
+
+IDLE = {
+    "endpoints": {"allowedInstanceTypes": ["ml.c5.xlarge"], "idle": {"window": "7d", "maxInvocations": 10}}
+}
+
+
+@pytest.mark.parametrize(
+    ("invocations", "fields", "action", "expected"),
+    [
+        ({("fraud-x", "AllTraffic"): Decimal(500)}, {}, "Report", []),
+        ({("fraud-x", "AllTraffic"): Decimal(10)}, {}, "Report", [(Rule.IDLE_ENDPOINT, Remedy.REPORT)]),
+        ({}, {}, "Delete", [(Rule.IDLE_ENDPOINT, Remedy.DELETE)]),
+        ({}, {"created": FRIDAY - timedelta(days=2)}, "Report", []),  # younger than the window
+        ({}, {"status": "Updating"}, "Report", []),
+    ],
+)
+def test_idle_endpoints(
+    invocations: dict[tuple[str, str], Decimal],
+    fields: dict[str, Any],
+    action: str,
+    expected: list[tuple[Rule, Remedy]],
+) -> None:
+    policy = spec(endpoints={**IDLE["endpoints"], "idle": {**IDLE["endpoints"]["idle"], "action": action}})
+    found = violations(policy, resource(EP, **fields), invocations=invocations)
+    assert [(rule, remedy) for _, rule, remedy in found] == expected
+
+
+def test_idle_waste_is_priced_from_the_catalogue() -> None:
+    inventory = Inventory("1", "us-east-1", FRIDAY, (resource(EP),))
+    result = evaluate(spec(**IDLE), inventory, now=FRIDAY, catalogue=CATALOGUE, invocations={})
+    # 2 x ml.c5.xlarge at $0.204/h, 730 h a month.
+    assert result.idle_monthly_waste == Decimal("297.84")
+    assert "$297.84/month" in result.violations[0].detail
+    assert "ml.c5.xlarge" in result.violations[0].detail
+
+
+def test_unknown_price_is_unknown_not_zero_and_sorted_last() -> None:
+    cheap = resource(NB, "fraud-cheap", instance_type="ml.m5.xlarge", tags={"team": "fraud"})
+    pricey = resource(NB, "fraud-gpu", instance_type="ml.p3.2xlarge", tags={"team": "fraud"})
+    unknown = resource(NB, "fraud-mystery", instance_type="ml.t2.medium", tags={"team": "fraud"})
+    inventory = Inventory("1", "us-east-1", FRIDAY, (unknown, cheap, pricey))
+    policy = spec(tagging={"required": [{"key": "project"}]})
+    result = evaluate(policy, inventory, now=FRIDAY, catalogue=CATALOGUE)
+    assert [v.resource.name for v in result.violations] == ["fraud-gpu", "fraud-cheap", "fraud-mystery"]
+    assert result.cost_of(unknown).monthly is None
+    assert "no known notebook price" in result.cost_of(unknown).note
+
+
+@pytest.mark.parametrize(
+    ("percent", "expected"),
+    [
+        (Decimal("99.99"), []),
+        (Decimal("100"), [("fraud-nb", Rule.BUDGET_BREACHED, Remedy.STOP)]),
+    ],
+)
+def test_breach_stops_running_notebooks_only(
+    percent: Decimal, expected: list[tuple[str, Rule, Remedy]]
+) -> None:
+    policy = spec(budget={"limit": "100"}, breachActions=[{"atPercent": "100", "stopNotebooks": True}])
+    found = violations(
+        policy,
+        resource(NB, "fraud-nb"),
+        resource(NB, "fraud-stopped", status="Stopped"),
+        resource(TJ, "fraud-job"),
+        spend_percent=percent,
+    )
+    assert found == expected
