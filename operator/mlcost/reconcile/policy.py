@@ -235,7 +235,8 @@ class PolicyReconciler:
             outcome.warn(exc.reason, exc.message)
 
     def _set_ready(self, status: MLCostPolicyStatus, outcome: Outcome, now: datetime, ref: ObjectRef) -> None:
-        blocker = next((c for c in status.conditions if c.type in cond.SYNC_CONDITIONS and c.status != "True"), None)
+        failed = [c for c in status.conditions if c.type in cond.SYNC_CONDITIONS and c.status != "True"]
+        blocker = failed[0] if failed else None
         if outcome.error:
             self._set(status, cond.READY, False, outcome.error.reason, outcome.error.message, now, ref)
         elif blocker:
