@@ -155,3 +155,50 @@ def test_demo_once_creates_budget_and_shows_spend() -> None:
     assert "BudgetCreated" in run.stdout
     assert "team-fraud/fraud-detection" in run.stdout
     assert "Seeded: 3 endpoints" in run.stdout
+    assert "governs 3 Endpoint, 3 NotebookInstance, 3 TrainingJob" in run.stdout
+    assert "Managed Spot saved 66.44% on 2 finished job(s)" in run.stdout
+    assert "WouldStop" in run.stdout or "WouldTag" in run.stdout
+
+
+GOVERNED = """\
+apiVersion: mlcost.io/v1alpha1
+kind: MLCostPolicy
+metadata: {name: fraud-detection, namespace: team-fraud}
+spec:
+  mode: MODE
+  scope: {tags: {team: fraud}}
+  notebooks: {allowedInstanceTypes: [ml.t3.medium]}
+"""
+
+
+@pytest.mark.parametrize(
+    ("mode", "code", "lead"), [("Audit", 0, "Enforce would now"), ("Enforce", 2, "will now")]
+)
+def test_plan_shows_findings_and_what_enforce_does(
+    tmp_path: Path, aws: EmbeddedAws, mode: str, code: int, lead: str
+) -> None:
+    import boto3
+
+    sagemaker: Any = boto3.client(
+        "sagemaker",
+        endpoint_url=aws.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    sagemaker.create_notebook_instance(
+        NotebookInstanceName="fraud-gpu",
+        InstanceType="ml.m5.xlarge",
+        RoleArn="arn:aws:iam::123456789012:role/sm",
+        Tags=[{"Key": "team", "Value": "fraud"}],
+    )
+    (tmp_path / "policy.yaml").write_text(GOVERNED.replace("MODE", mode))
+
+    run = mlcost("plan", "-f", str(tmp_path), "--endpoint-url", aws.endpoint_url)
+
+    assert run.returncode == code, run.stdout + run.stderr
+    assert "governs 1 resource(s), 1 violation(s)" in run.stdout
+    assert "NotebookInstance fraud-gpu: InstanceTypeNotAllowed" in run.stdout
+    assert lead in run.stdout
+    assert "marked for InstanceTypeNotAllowed: will stop after the grace period (1d)" in run.stdout
+    assert not [k for k in aws.calls() if k[1] in ("AddTags", "StopNotebookInstance")]

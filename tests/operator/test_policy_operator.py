@@ -3,6 +3,7 @@ embedded AWS: what a user sees in status, Events and AWS after kubectl apply / e
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -115,12 +116,12 @@ async def test_apply_edit_delete(
         assert obj["status"]["budget"]["name"] == BUDGET
         assert obj["status"]["budget"]["limit"] == "5000"
         assert "mlcost.io/finalizer" in obj["metadata"]["finalizers"]
-        assert kube.events(name=NAME, reason="BudgetCreated")
+        await kube.wait_until(lambda: bool(kube.events(name=NAME, reason="BudgetCreated")), timeout=10)
 
         kube.patch_spec(PLURAL, NS, NAME, {"budget": {"limit": "7000"}})
         obj = await kube.wait_for(PLURAL, NS, NAME, ready_for(2), timeout=15)
         assert limit_in_aws(budgets_api) == 7000
-        assert kube.events(name=NAME, reason="BudgetUpdated")
+        await kube.wait_until(lambda: bool(kube.events(name=NAME, reason="BudgetUpdated")), timeout=10)
 
         kube.delete(PLURAL, NS, NAME)
         await kube.wait_for(PLURAL, NS, NAME, lambda o: o is None, timeout=15)
@@ -162,7 +163,7 @@ async def test_retain_keeps_the_budget(
         kube.delete(PLURAL, NS, NAME)
         await kube.wait_for(PLURAL, NS, NAME, lambda o: o is None, timeout=15)
     assert limit_in_aws(budgets_api) == 5000
-    assert kube.events(name=NAME, reason="BudgetRetained")
+    await kube.wait_until(lambda: bool(kube.events(name=NAME, reason="BudgetRetained")), timeout=10)
 
 
 async def test_not_owned_budget_is_reported_not_touched(
@@ -181,7 +182,7 @@ async def test_not_owned_budget_is_reported_not_touched(
         kube.create(copy.deepcopy(POLICY))
         obj = await kube.wait_for(PLURAL, NS, NAME, ready_for(1, "False"), timeout=15)
         assert condition(obj, "BudgetSynced")["reason"] == "BudgetNotOwned"
-        assert kube.events(name=NAME, reason="BudgetNotOwned")
+        await kube.wait_until(lambda: bool(kube.events(name=NAME, reason="BudgetNotOwned")), timeout=10)
 
         kube.patch_spec(PLURAL, NS, NAME, {"budget": {"adopt": True}})
         await kube.wait_for(PLURAL, NS, NAME, ready_for(2), timeout=15)
@@ -199,7 +200,7 @@ async def test_invalid_manifest_is_reported_and_aws_untouched(
     ready = condition(obj, "Ready")
     assert ready["reason"] == "InvalidSpec"
     assert "spec.budget.limit" in ready["message"]
-    assert kube.events(name=NAME, reason="InvalidSpec")
+    await kube.wait_until(lambda: bool(kube.events(name=NAME, reason="InvalidSpec")), timeout=10)
     assert mutating_calls(aws) == {}
 
 
@@ -216,3 +217,42 @@ async def test_throttling_is_reported_then_converges(
         await kube.wait_for(PLURAL, NS, NAME, ready_for(1), timeout=20)
     assert limit_in_aws(budgets_api) == 5000
     assert len(budgets_api.describe_budgets(AccountId=ACCOUNT)["Budgets"]) == 1
+
+
+async def test_enforce_policy_marks_then_stops_a_notebook(
+    kube: FakeKubeAPI, run_operator: RunOperator, aws: EmbeddedAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLCOST_INVENTORY_MAX_AGE", "0s")
+    sagemaker = boto3.client(  # type: ignore[call-overload]
+        "sagemaker",
+        endpoint_url=aws.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    sagemaker.create_notebook_instance(
+        NotebookInstanceName="fraud-gpu",
+        InstanceType="ml.m5.xlarge",
+        RoleArn="arn:aws:iam::123456789012:role/sm",
+        Tags=[{"Key": "team", "Value": "fraud"}],
+    )
+    policy = copy.deepcopy(POLICY)
+    policy["spec"] = {
+        "mode": "Enforce",
+        "scope": {"tags": {"team": "fraud"}},
+        "notebooks": {"allowedInstanceTypes": ["ml.t3.medium"]},
+        "enforcement": {"gracePeriod": "1s"},
+    }
+    async with run_operator(MODULE):
+        kube.create(policy)
+        obj = await kube.wait_for(PLURAL, NS, NAME, ready_for(1), timeout=15)
+        assert condition(obj, "Compliant")["reason"] == "ViolationsFound"
+        item = obj["status"]["compliance"]["items"][0]
+        assert (item["name"], item["rule"]) == ("fraud-gpu", "InstanceTypeNotAllowed")
+        await kube.wait_until(lambda: bool(kube.events(name=NAME, reason="ViolationMarked")), timeout=10)
+
+        await asyncio.sleep(1.5)  # the 1s grace period (marks have whole seconds) has passed
+        pretend_last_sweep_was_long_ago(kube)
+        await kube.wait_until(lambda: bool(kube.events(name=NAME, reason="NotebookStopped")), timeout=15)
+    status = sagemaker.describe_notebook_instance(NotebookInstanceName="fraud-gpu")["NotebookInstanceStatus"]
+    assert status == "Stopped"

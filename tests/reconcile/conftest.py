@@ -56,6 +56,7 @@ def make_reconciler(aws: EmbeddedAws, clock: Clock) -> ReconcilerFactory:
         endpoint_url: str | None = None,
         cache: SpendCache | None = None,
         recorder: CountingRecorder | None = None,
+        inventory_max_age: timedelta = timedelta(minutes=2),
     ) -> PolicyReconciler:
         sessions = AwsSessions(
             default_region="us-east-1",
@@ -68,7 +69,12 @@ def make_reconciler(aws: EmbeddedAws, clock: Clock) -> ReconcilerFactory:
             connect_timeout=1,
             read_timeout=5,
         )
-        return PolicyReconciler(sessions, cache or SpendCache(timedelta(hours=1)), clock=clock)
+        return PolicyReconciler(
+            sessions,
+            cache or SpendCache(timedelta(hours=1)),
+            clock=clock,
+            inventory_max_age=inventory_max_age,
+        )
 
     return make
 

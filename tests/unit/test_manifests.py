@@ -202,6 +202,20 @@ BAD_CASES = [
             "spec.autoscaling.targetInvocationsPerInstance", "must be greater than 0, not 0"),
     BadCase("latency-unit-unknown", EPR, set_at("spec.targets.maxModelLatency", "250us"),
             "spec.targets.maxModelLatency", '"250us" is not a duration'),
+    # Contradictory governance rules
+    BadCase("default-breaks-its-pattern", MCP, set_at("spec.tagging.defaults", {"cost-center": "42"}),
+            "spec.tagging", 'defaults.cost-center: "42" does not match required[1].pattern',
+            crd="operator"),
+    BadCase("tag-required-twice", MCP,
+            set_at("spec.tagging.required", [{"key": "team"}, {"key": "team"}]),
+            "spec.tagging", 'tag "team" is required twice', crd="operator"),
+    BadCase("breach-action-does-nothing", MCP,
+            set_at("spec.breachActions", [{"atPercent": "100"}]),
+            "spec.breachActions[0]", "needs stopNotebooks or stopTrainingJobs",
+            crd="cel:self.stopNotebooks"),
+    BadCase("overnight-active-hours", MCP,
+            set_at("spec.notebooks.schedule.activeHours", "Mon-Fri 22:00-06:00"),
+            "spec.notebooks.schedule.activeHours", "end before they start", crd="operator"),
 ]  # fmt: skip
 
 

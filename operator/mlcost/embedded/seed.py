@@ -66,6 +66,7 @@ def seed_account(aws: EmbeddedAws, today: date, sagemaker: Any, account_id: str)
     sagemaker.stop_notebook_instance(NotebookInstanceName="fraud-feature-eng")
     for name, instance_type, spot, hours in TRAINING_JOBS:
         _training_job(sagemaker, name, instance_type, spot, hours)
+    _report_billed_time(account_id, aws.region)
     days = _queue_spend(aws, today, account_id)
     # "project" was never activated in Billing: the policy's condition points that out.
     aws.set_cost_allocation_tags(
@@ -115,6 +116,19 @@ def _training_job(sagemaker: Any, name: str, instance_type: str, spot: bool, hou
         EnableManagedSpotTraining=spot,
         Tags=_tags(FRAUD_TAGS),
     )
+
+
+def _report_billed_time(account_id: str, region: str) -> None:
+    """What SageMaker reports for finished spot jobs; moto never sets these times itself."""
+    from moto.sagemaker.models import sagemaker_backends
+
+    jobs = sagemaker_backends[account_id][region].training_jobs
+    for name, training, billable in (
+        ("fraud-xgb-2026-11-20", 3600, 1290),
+        ("fraud-dl-2026-11-25", 14400, 4750),
+    ):
+        setattr(jobs[name], "training_time_in_seconds", training)  # noqa: B010 (moto has no such field)
+        setattr(jobs[name], "billable_time_in_seconds", billable)  # noqa: B010
 
 
 def _queue_spend(aws: EmbeddedAws, today: date, account_id: str) -> int:

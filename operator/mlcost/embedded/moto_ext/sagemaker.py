@@ -380,8 +380,17 @@ def hold_training_jobs(
                     _hold(job, started_at)
 
 
+def _resource_or_not_found(backend: SageMakerModelBackend, arn: str) -> Any:
+    # moto crashes (HTTP 500) tagging a resource that is gone; SageMaker answers ResourceNotFound.
+    resource = original(SageMakerModelBackend, "_get_resource_from_arn")(backend, arn)
+    if resource is None:
+        raise ResourceNotFound(f"Resource {arn} does not exist")
+    return resource
+
+
 def install() -> None:
     """Patch moto's SageMaker backend and response classes."""
+    patch(SageMakerModelBackend, "_get_resource_from_arn", _resource_or_not_found)
     patch(SageMakerModelBackend, "update_endpoint", update_endpoint)
     patch(SageMakerModelBackend, "describe_endpoint", describe_endpoint)
     patch(SageMakerModelBackend, "create_training_job", create_training_job)

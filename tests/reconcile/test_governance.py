@@ -1,0 +1,339 @@
+"""Governance against the embedded AWS: Audit reports, Enforce marks, waits, acts, and copes
+with resources that vanish, refuse, or throttle."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any, cast
+
+import boto3
+import pytest
+
+from mlcost.api.v1alpha1.mlcostpolicy import MLCostPolicySpec, MLCostPolicyStatus
+from mlcost.domain.enforcement import VIOLATION_TAG
+from mlcost.embedded.server import EmbeddedAws
+from mlcost.reconcile.policy import PolicyReconciler, PolicyResult
+from mlcost.reconcile.results import ObjectRef
+from tests.reconcile.conftest import Clock, ReconcilerFactory
+from tests.reconcile.test_budget_lifecycle import condition
+
+REF = ObjectRef("team-fraud", "fraud-detection", generation=1)
+ROLE = "arn:aws:iam::123456789012:role/sm"
+IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/xgboost:1"
+TEAM = {"team": "fraud", "project": "scoring"}
+
+
+@pytest.fixture
+def sagemaker(aws: EmbeddedAws) -> Any:
+    return cast(Any, boto3.client)(
+        "sagemaker",
+        endpoint_url=aws.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def notebook(
+    sagemaker: Any, name: str, instance_type: str = "ml.t3.medium", tags: dict[str, str] = TEAM
+) -> None:
+    sagemaker.create_notebook_instance(
+        NotebookInstanceName=name,
+        InstanceType=instance_type,
+        RoleArn=ROLE,
+        Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+    )
+
+
+def endpoint(sagemaker: Any, name: str) -> None:
+    tags = [{"Key": k, "Value": v} for k, v in TEAM.items()]
+    sagemaker.create_model(ModelName=f"{name}-m", PrimaryContainer={"Image": IMAGE}, ExecutionRoleArn=ROLE)
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=f"{name}-c",
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": f"{name}-m",
+                "InstanceType": "ml.c5.xlarge",
+                "InitialInstanceCount": 1,
+            }
+        ],
+    )
+    sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-c", Tags=tags)
+
+
+def training_job(sagemaker: Any, name: str, *, spot: bool) -> None:
+    stopping = {"MaxRuntimeInSeconds": 3600, **({"MaxWaitTimeInSeconds": 7200} if spot else {})}
+    sagemaker.create_training_job(
+        TrainingJobName=name,
+        AlgorithmSpecification={"TrainingImage": IMAGE, "TrainingInputMode": "File"},
+        RoleArn=ROLE,
+        OutputDataConfig={"S3OutputPath": "s3://b/o"},
+        ResourceConfig={"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 10},
+        StoppingCondition=stopping,
+        EnableManagedSpotTraining=spot,
+        Tags=[{"Key": k, "Value": v} for k, v in TEAM.items()],
+    )
+
+
+def policy(mode: str = "Enforce", **rules: Any) -> MLCostPolicySpec:
+    return MLCostPolicySpec.model_validate(
+        {"mode": mode, "scope": {"tags": {"team": "fraud"}}, "enforcement": {"gracePeriod": "1h"}, **rules}
+    )
+
+
+NOTEBOOK_TYPES = {"notebooks": {"allowedInstanceTypes": ["ml.t3.medium"]}}
+
+
+def tags_of(sagemaker: Any, name: str) -> dict[str, str]:
+    arn = sagemaker.describe_notebook_instance(NotebookInstanceName=name)["NotebookInstanceArn"]
+    return {t["Key"]: t["Value"] for t in sagemaker.list_tags(ResourceArn=arn)["Tags"]}
+
+
+def notebook_status(sagemaker: Any, name: str) -> str:
+    return str(sagemaker.describe_notebook_instance(NotebookInstanceName=name)["NotebookInstanceStatus"])
+
+
+def sagemaker_writes(aws: EmbeddedAws) -> dict[str, int]:
+    return {
+        op: n
+        for (svc, op), n in aws.calls().items()
+        if svc == "sagemaker" and not op.startswith(("List", "Describe", "Search"))
+    }
+
+
+Sweeper = Callable[..., PolicyResult]
+
+
+@pytest.fixture
+def sweep(make_reconciler: ReconcilerFactory) -> Sweeper:
+    """sweep(spec) reconciles the policy again, carrying its status from sweep to sweep."""
+    reconciler: PolicyReconciler = make_reconciler(inventory_max_age=timedelta(0))
+    status: dict[str, MLCostPolicyStatus] = {}
+
+    def run(spec: MLCostPolicySpec, reconciler_: PolicyReconciler | None = None) -> PolicyResult:
+        result = (reconciler_ or reconciler).reconcile(REF, spec, status.get("last"))
+        status["last"] = result.status
+        return result
+
+    return run
+
+
+def test_audit_reports_and_changes_nothing(sweep: Sweeper, sagemaker: Any, aws: EmbeddedAws) -> None:
+    notebook(sagemaker, "fraud-gpu", "ml.m5.xlarge")
+    notebook(sagemaker, "fraud-ok")
+    notebook(sagemaker, "other-team", "ml.m5.xlarge", tags={"team": "risk"})
+    aws.reset_calls()
+
+    result = sweep(policy("Audit", **NOTEBOOK_TYPES))
+
+    compliance = result.status.compliance
+    assert compliance is not None
+    assert compliance.evaluated == 2 and compliance.violations == 1
+    assert compliance.by_rule == {"InstanceTypeNotAllowed": 1}
+    item = compliance.items[0]
+    assert (item.name, item.rule, item.action) == ("fraud-gpu", "InstanceTypeNotAllowed", "WouldStop")
+    assert item.monthly_cost is not None  # ml.m5.xlarge notebooks have a known price
+    assert condition(result, "Compliant")[:2] == ("False", "ViolationsFound")
+    assert condition(result, "Ready")[0] == "True"
+    assert sagemaker_writes(aws) == {}
+
+
+def test_enforce_marks_waits_then_stops(sweep: Sweeper, sagemaker: Any, clock: Clock) -> None:
+    notebook(sagemaker, "fraud-gpu", "ml.m5.xlarge")
+
+    marked = sweep(policy(**NOTEBOOK_TYPES))
+
+    assert VIOLATION_TAG in tags_of(sagemaker, "fraud-gpu")
+    assert notebook_status(sagemaker, "fraud-gpu") == "InService"
+    assert [e.reason for e in marked.outcome.events] == ["ViolationMarked"]
+    pending = marked.status.compliance.items[0].pending_action  # type: ignore[union-attr]
+    assert pending is not None and "stop due at" in pending
+
+    clock.advance(timedelta(minutes=30))
+    waiting = sweep(policy(**NOTEBOOK_TYPES))
+    assert waiting.outcome.events == []
+    assert notebook_status(sagemaker, "fraud-gpu") == "InService"
+
+    clock.advance(timedelta(minutes=31))
+    acted = sweep(policy(**NOTEBOOK_TYPES))
+    assert [e.reason for e in acted.outcome.events] == ["NotebookStopped"]
+    assert notebook_status(sagemaker, "fraud-gpu") == "Stopped"
+    assert acted.status.compliance.items[0].action == "Stopped"  # type: ignore[union-attr]
+
+    after = sweep(policy(**NOTEBOOK_TYPES))  # stopped: nothing left to act on, so unmarked
+    assert [e.reason for e in after.outcome.events] == ["ViolationCleared"]
+    assert VIOLATION_TAG not in tags_of(sagemaker, "fraud-gpu")
+
+
+def test_compliant_during_grace_is_unmarked_and_left_running(
+    sweep: Sweeper, sagemaker: Any, clock: Clock
+) -> None:
+    notebook(sagemaker, "fraud-gpu", "ml.m5.xlarge")
+    sweep(policy(**NOTEBOOK_TYPES))
+
+    allowed = policy(notebooks={"allowedInstanceTypes": ["ml.t3.medium", "ml.m5.xlarge"]})
+    clock.advance(timedelta(hours=2))
+    result = sweep(allowed)
+
+    assert [e.reason for e in result.outcome.events] == ["ViolationCleared"]
+    assert notebook_status(sagemaker, "fraud-gpu") == "InService"
+
+
+def test_missing_default_tag_added_wrong_value_only_reported(sweep: Sweeper, sagemaker: Any) -> None:
+    notebook(sagemaker, "fraud-a", tags={"team": "fraud"})
+    notebook(sagemaker, "fraud-b", tags={"team": "fraud", "cost-center": "marketing"})
+    rules = {
+        "tagging": {
+            "required": [{"key": "cost-center", "pattern": "^cc-[0-9]{4}$"}],
+            "defaults": {"cost-center": "cc-0042"},
+        }
+    }
+
+    result = sweep(policy(**rules))
+
+    assert tags_of(sagemaker, "fraud-a")["cost-center"] == "cc-0042"
+    assert tags_of(sagemaker, "fraud-b")["cost-center"] == "marketing"
+    assert [e.reason for e in result.outcome.events if e.type.value == "Normal"] == ["TagsAdded"]
+    assert result.status.compliance.by_rule == {"MissingTag": 1, "TagPatternMismatch": 1}  # type: ignore[union-attr]
+
+
+def test_running_training_job_without_spot_is_stopped_after_grace(
+    sweep: Sweeper, sagemaker: Any, aws: EmbeddedAws, clock: Clock
+) -> None:
+    training_job(sagemaker, "fraud-xgb", spot=False)
+    aws.hold_training_jobs(["fraud-xgb"])
+    rules = {"training": {"requireManagedSpot": True}}
+
+    sweep(policy(**rules))
+    clock.advance(timedelta(hours=2))
+    result = sweep(policy(**rules))
+
+    assert [e.reason for e in result.outcome.events] == ["TrainingJobStopped"]
+    assert sagemaker.describe_training_job(TrainingJobName="fraud-xgb")["TrainingJobStatus"] in (
+        "Stopping",
+        "Stopped",
+    )
+
+
+def test_idle_endpoint_deleted_config_kept(sweep: Sweeper, sagemaker: Any, clock: Clock) -> None:
+    endpoint(sagemaker, "fraud-legacy")
+    rules = {"endpoints": {"idle": {"window": "7d", "maxInvocations": 0, "action": "Delete"}}}
+    clock.advance(timedelta(days=8))  # the endpoint is now older than the window, with no traffic
+
+    marked = sweep(policy(**rules))
+    assert [e.reason for e in marked.outcome.events] == ["ViolationMarked"]
+    # ml.c5.xlarge hosting at $0.204/h for 730 h.
+    assert marked.status.compliance.idle_monthly_waste == Decimal("148.92")  # type: ignore[union-attr]
+    clock.advance(timedelta(hours=2))
+    deleted = sweep(policy(**rules))
+
+    assert [e.reason for e in deleted.outcome.events] == ["EndpointDeleted"]
+    assert "fraud-legacy-c" in deleted.outcome.events[0].message
+    assert sagemaker.list_endpoints()["Endpoints"] == []
+    assert sagemaker.describe_endpoint_config(EndpointConfigName="fraud-legacy-c")
+
+
+def test_at_most_max_actions_per_sweep(sweep: Sweeper, sagemaker: Any, aws: EmbeddedAws) -> None:
+    for i in range(3):
+        notebook(sagemaker, f"fraud-gpu-{i}", "ml.m5.xlarge")
+    capped = policy(**NOTEBOOK_TYPES, enforcement={"gracePeriod": "1h", "maxActionsPerSweep": 2})
+    aws.reset_calls()
+
+    first = sweep(capped)
+    second = sweep(capped)
+
+    assert [len(first.outcome.events), len(second.outcome.events)] == [2, 1]
+    assert sagemaker_writes(aws) == {"AddTags": 3}
+    assert any(
+        "maxActionsPerSweep 2 reached" in (i.pending_action or "") for i in first.status.compliance.items
+    )  # type: ignore[union-attr]
+
+
+def test_resource_deleted_between_listing_and_acting(
+    make_reconciler: ReconcilerFactory, sagemaker: Any, clock: Clock
+) -> None:
+    notebook(sagemaker, "fraud-gpu", "ml.m5.xlarge")
+    reconciler = make_reconciler(inventory_max_age=timedelta(hours=1))
+    listed = reconciler.reconcile(REF, policy("Audit", **NOTEBOOK_TYPES), None)  # lists it
+    sagemaker.stop_notebook_instance(NotebookInstanceName="fraud-gpu")
+    sagemaker.delete_notebook_instance(NotebookInstanceName="fraud-gpu")
+
+    result = reconciler.reconcile(REF, policy(**NOTEBOOK_TYPES), listed.status)
+
+    assert [e.reason for e in result.outcome.events] == ["ResourceGone"]
+    assert condition(result, "Ready")[0] == "True"
+
+
+def test_notebook_that_cannot_be_stopped_is_reported_and_retried(
+    sweep: Sweeper, sagemaker: Any, aws: EmbeddedAws, clock: Clock
+) -> None:
+    notebook(sagemaker, "fraud-gpu", "ml.m5.xlarge")
+    sweep(policy(**NOTEBOOK_TYPES))
+    clock.advance(timedelta(hours=2))
+    aws.inject_error(
+        "sagemaker", "StopNotebookInstance", "ValidationException", "Status (Updating) not in ([InService])"
+    )
+
+    refused = sweep(policy(**NOTEBOOK_TYPES))
+    retried = sweep(policy(**NOTEBOOK_TYPES))
+
+    assert [e.reason for e in refused.outcome.events] == ["ActionFailed"]
+    assert "Updating" in refused.outcome.events[0].message
+    assert [e.reason for e in retried.outcome.events] == ["NotebookStopped"]
+
+
+def test_throttling_mid_sweep_leaves_the_rest_for_next_sweep(
+    make_reconciler: ReconcilerFactory, sagemaker: Any, aws: EmbeddedAws
+) -> None:
+    for i in range(3):
+        notebook(sagemaker, f"fraud-gpu-{i}", "ml.m5.xlarge")
+    reconciler = make_reconciler(max_attempts=1, inventory_max_age=timedelta(0))
+    aws.inject_error("sagemaker", "AddTags", "ThrottlingException", "Rate exceeded", count=None)
+
+    throttled = reconciler.reconcile(REF, policy(**NOTEBOOK_TYPES), None)
+
+    assert condition(throttled, "Ready")[1] == "Throttled"
+    aws.clear_errors()
+    aws.reset_calls()
+    healed = reconciler.reconcile(REF, policy(**NOTEBOOK_TYPES), throttled.status)
+    assert condition(healed, "Ready")[0] == "True"
+    assert sagemaker_writes(aws) == {"AddTags": 3}
+    assert all(VIOLATION_TAG in tags_of(sagemaker, f"fraud-gpu-{i}") for i in range(3))
+
+
+def test_breach_stops_notebooks(sweep: Sweeper, sagemaker: Any, aws: EmbeddedAws, clock: Clock) -> None:
+    from tests.reconcile.test_spend import queue_month
+
+    notebook(sagemaker, "fraud-eda")
+    queue_month(aws, clock, "500.00", "0.00")  # far beyond a 100 USD limit
+    rules = {
+        "budget": {"limit": "100"},
+        "breachActions": [{"atPercent": "100", "stopNotebooks": True}],
+    }
+    first = sweep(policy(**rules))
+    assert first.status.compliance.by_rule == {"BudgetBreached": 1}  # type: ignore[union-attr]
+    clock.advance(timedelta(hours=2))
+
+    result = sweep(policy(**rules))
+
+    assert "NotebookStopped" in [e.reason for e in result.outcome.events]
+    assert notebook_status(sagemaker, "fraud-eda") == "Stopped"
+
+
+def test_inactive_cost_allocation_tags_are_a_condition(
+    sweep: Sweeper, sagemaker: Any, aws: EmbeddedAws
+) -> None:
+    aws.set_cost_allocation_tags(
+        [{"TagKey": "team", "Status": "Active"}, {"TagKey": "project", "Status": "Inactive"}]
+    )
+    rules = {"tagging": {"required": [{"key": "team"}, {"key": "project"}]}}
+
+    result = sweep(policy("Audit", **rules))
+
+    status, reason, message = condition(result, "CostAllocationTagsActive")
+    assert (status, reason) == ("False", "TagsInactive")
+    assert "project" in message and "team" not in message.split("are not")[0]
+    assert "CostAllocationTagsInactive" in [e.reason for e in result.outcome.events]
