@@ -337,3 +337,63 @@ def test_inactive_cost_allocation_tags_are_a_condition(
     assert (status, reason) == ("False", "TagsInactive")
     assert "project" in message and "team" not in message.split("are not")[0]
     assert "CostAllocationTagsInactive" in [e.reason for e in result.outcome.events]
+
+
+def _saturday_noon_utc(clock: Clock) -> None:
+    days_ahead = (5 - clock.now.weekday()) % 7 or 7
+    clock.now = (clock.now + timedelta(days=days_ahead)).replace(hour=12, minute=0, second=0)
+
+
+# (rule, rules of the policy, set-up, what Enforce does once the grace period is over)
+RULE_CASES = [
+    ("MaxUptimeExceeded", {"notebooks": {"maxUptime": "12h"}},
+     lambda sm, aws, clock: (notebook(sm, "fraud-nb"), clock.advance(timedelta(hours=13))), "NotebookStopped"),
+    ("OutsideActiveHours",
+     {"notebooks": {"schedule": {"timezone": "Europe/Berlin", "activeHours": "Mon-Fri 07:00-20:00"}}},
+     lambda sm, aws, clock: (notebook(sm, "fraud-nb"), _saturday_noon_utc(clock)), "NotebookStopped"),
+    ("InstanceTypeNotAllowed", {"notebooks": {"allowedInstanceTypes": ["ml.t3.medium"]}},
+     lambda sm, aws, clock: notebook(sm, "fraud-nb", "ml.m5.xlarge"), "NotebookStopped"),
+    ("SpotNotUsed", {"training": {"requireManagedSpot": True}},
+     lambda sm, aws, clock: (training_job(sm, "fraud-job", spot=False), aws.hold_training_jobs(["fraud-job"])),
+     "TrainingJobStopped"),
+    ("MaxRuntimeExceeded", {"training": {"maxRuntime": "30m"}},
+     lambda sm, aws, clock: (training_job(sm, "fraud-job", spot=True), aws.hold_training_jobs(["fraud-job"])),
+     "TrainingJobStopped"),
+    ("IdleEndpoint", {"endpoints": {"idle": {"window": "7d", "action": "Delete"}}},
+     lambda sm, aws, clock: (endpoint(sm, "fraud-ep"), clock.advance(timedelta(days=8))), "EndpointDeleted"),
+    ("TagValueNotAllowed", {"tagging": {"required": [{"key": "project", "allowedValues": ["fraud"]}]}},
+     lambda sm, aws, clock: notebook(sm, "fraud-nb"), None),
+    ("InstanceTypeNotAllowed", {"endpoints": {"allowedInstanceTypes": ["ml.m5.xlarge"]}},
+     lambda sm, aws, clock: endpoint(sm, "fraud-ep"), None),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("rule", "rules", "setup", "enforced"), RULE_CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(RULE_CASES)]
+)
+@pytest.mark.parametrize("mode", ["Audit", "Enforce"])
+def test_each_rule_in_both_modes(
+    mode: str,
+    rule: str,
+    rules: dict[str, Any],
+    setup: Callable[[Any, EmbeddedAws, Clock], object],
+    enforced: str | None,
+    sweep: Sweeper,
+    sagemaker: Any,
+    aws: EmbeddedAws,
+    clock: Clock,
+) -> None:
+    setup(sagemaker, aws, clock)
+    aws.reset_calls()
+
+    first = sweep(policy(mode, **rules))
+    clock.advance(timedelta(hours=2))
+    second = sweep(policy(mode, **rules))
+
+    assert rule in first.status.compliance.by_rule  # type: ignore[union-attr]
+    reasons = [e.reason for e in first.outcome.events + second.outcome.events if e.type.value == "Normal"]
+    if mode == "Audit" or enforced is None:
+        assert sagemaker_writes(aws) == {}
+        assert reasons == []
+    else:
+        assert reasons == ["ViolationMarked", enforced]

@@ -294,6 +294,7 @@ def _item(
         or now
     )
     pending = result.plan.pending.get(key)
+    cost = evaluation.cost_of(violation.resource)
     if spec.mode is PolicyMode.AUDIT:
         action = _WOULD.get(violation.remedy)
     else:
@@ -305,6 +306,7 @@ def _item(
         detail=violation.detail,
         action=action,
         since=since,
-        monthly_cost=evaluation.cost_of(violation.resource).monthly,
+        monthly_cost=cost.monthly,
+        cost_basis=cost.note,
         pending_action=pending if violation.remedy is not Remedy.REPORT else None,
     )

@@ -476,6 +476,10 @@ class ComplianceItem(ApiModel):
     monthly_cost: Money | None = Field(
         default=None, description="What the resource costs per month while running; absent if unknown."
     )
+    cost_basis: str | None = Field(
+        default=None,
+        description="Which price monthlyCost comes from (instance type, region, source, as-of date).",
+    )
     pending_action: str | None = Field(default=None, description="What waits, and until when.")
 
 
