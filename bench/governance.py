@@ -13,18 +13,13 @@ from __future__ import annotations
 
 import argparse
 import math
-import multiprocessing
-import resource
 import time
 from collections import Counter
 from datetime import timedelta
-from typing import Any
 
-import boto3
-from inventory import _calls, serve  # bench/ is the script directory
+from inventory import report, resources_read, seeded_account  # bench/ is the script directory
 
 from mlcost.api.v1alpha1.mlcostpolicy import MLCostPolicySpec, MLCostPolicyStatus
-from mlcost.aws.session import AwsSessions, CountingRecorder
 from mlcost.domain.spend import SpendCache
 from mlcost.reconcile.policy import PolicyReconciler
 from mlcost.reconcile.results import ObjectRef
@@ -49,50 +44,26 @@ def team_policy(team: int) -> MLCostPolicySpec:
 
 
 def bench(resources: int, teams: int) -> None:
-    context = multiprocessing.get_context("spawn")
-    ours, theirs = context.Pipe()
-    stop = context.Event()
-    child = context.Process(target=serve, args=(resources, teams, theirs, stop))
-    child.start()
-    endpoint_url, seeded = ours.recv()
-    recorder = CountingRecorder()
-    sessions = AwsSessions(
-        default_region="us-east-1",
-        endpoint_url=endpoint_url,
-        recorder=recorder,
-        base_session=boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing"),
-    )
-    reconciler = PolicyReconciler(
-        sessions, SpendCache(timedelta(hours=1)), inventory_max_age=timedelta(minutes=2)
-    )
-    policies = {ObjectRef(f"team-{t}", "cost", generation=1): team_policy(t) for t in range(teams)}
-    statuses: dict[ObjectRef, MLCostPolicyStatus] = {}
-    read = seeded["endpoints"] + seeded["notebook_instances"] + seeded["training_jobs_in_lookback"]
-    print(f"\n{seeded['resources']} resources, {teams} policies; ceil({read}/100) = {math.ceil(read / 100)}")
-    for label in ("sweep 1 (after start)", "sweep 2 (steady)"):
-        # Each sweep reads the inventory once, as a resync after max_age would.
-        reconciler.governance.inventories.invalidate(
-            sessions.account_id(sessions.target(None, None)), "us-east-1"
-        )
-        before = Counter(recorder.calls)
-        started = time.perf_counter()
-        violations = 0
-        for ref, spec in policies.items():
-            result = reconciler.reconcile(ref, spec, statuses.get(ref))
-            statuses[ref] = result.status
-            violations += result.status.compliance.violations if result.status.compliance else 0
-        seconds = time.perf_counter() - started
-        calls = _calls(recorder, before)
-        by_operation = ", ".join(f"{op}={n}" for (_, op), n in sorted(calls.items()))
+    with seeded_account(resources, teams) as (sessions, recorder, seeded):
+        reconciler = PolicyReconciler(sessions, SpendCache(timedelta(hours=1)))
+        policies = {ObjectRef(f"team-{t}", "cost", generation=1): team_policy(t) for t in range(teams)}
+        statuses: dict[ObjectRef, MLCostPolicyStatus] = {}
+        read = resources_read(seeded)
         print(
-            f"  {label}: {sum(calls.values())} calls in {seconds:.2f}s, "
-            f"{violations} violations ({by_operation})"
+            f"\n{seeded['resources']} resources, {teams} policies; ceil({read}/100) = {math.ceil(read / 100)}"
         )
-    ours_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    stop.set()
-    server_peak: Any = ours.recv() / 1024
-    child.join()
-    print(f"  peak RSS: operator process {ours_peak:.0f} MiB; embedded AWS process {server_peak:.0f} MiB")
+        account = sessions.account_id(sessions.target(None, None))
+        for label in ("sweep 1 (after start)", "sweep 2 (steady)"):
+            # Each sweep reads the inventory once, as a resync after its max age would.
+            reconciler.governance.inventories.invalidate(account, "us-east-1")
+            before = Counter(recorder.calls)
+            started = time.perf_counter()
+            violations = 0
+            for ref, spec in policies.items():
+                result = reconciler.reconcile(ref, spec, statuses.get(ref))
+                statuses[ref] = result.status
+                violations += result.status.compliance.violations if result.status.compliance else 0
+            report(label, recorder, before, time.perf_counter() - started, f"{violations} violations")
 
 
 def main() -> None:

@@ -16,6 +16,8 @@ import multiprocessing
 import resource
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event
@@ -48,7 +50,17 @@ def _calls(recorder: CountingRecorder, before: Counter[tuple[str, str, str]]) ->
     return counted
 
 
-def bench(resources: int, teams: int) -> None:
+def resources_read(seeded: dict[str, Any]) -> int:
+    """Resources an inventory read returns: training jobs only within the lookback."""
+    return int(seeded["endpoints"] + seeded["notebook_instances"] + seeded["training_jobs_in_lookback"])
+
+
+@contextmanager
+def seeded_account(
+    resources: int, teams: int
+) -> Iterator[tuple[AwsSessions, CountingRecorder, dict[str, Any]]]:
+    """The embedded AWS seeded in a child process, and counted sessions to it; on exit, print
+    both processes' peak RSS."""
     context = multiprocessing.get_context("spawn")
     ours, theirs = context.Pipe()
     stop = context.Event()
@@ -62,31 +74,43 @@ def bench(resources: int, teams: int) -> None:
         recorder=recorder,
         base_session=boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing"),
     )
-    reader = InventoryReader(sessions)
-    target = sessions.target(None, None)
-    sessions.account_id(target)  # STS, once per process: not part of a sweep
-    print(f"\n{seeded['resources']} resources ({seeded}):")
-    read_in_lookback = (
-        seeded["endpoints"] + seeded["notebook_instances"] + seeded["training_jobs_in_lookback"]
-    )
-    pages = math.ceil(read_in_lookback / 100)
-    print(f"  resources a read returns: {read_in_lookback}; ceil(that/100) = {pages}")
-    for label in ("first read", "steady read"):
-        before = Counter(recorder.calls)
-        started = time.perf_counter()
-        inventory = reader.read(target, datetime.now(UTC))
-        seconds = time.perf_counter() - started
-        calls = _calls(recorder, before)
-        by_operation = ", ".join(f"{op}={n}" for (_, op), n in sorted(calls.items()))
-        print(
-            f"  {label}: {len(inventory.resources)} resources, {sum(calls.values())} calls "
-            f"in {seconds:.2f}s ({by_operation})"
-        )
-    ours_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    stop.set()
-    server_peak: Any = ours.recv() / 1024
-    child.join()
-    print(f"  peak RSS: reader process {ours_peak:.0f} MiB; embedded AWS process {server_peak:.0f} MiB")
+    sessions.account_id(sessions.target(None, None))  # STS, once per process: not part of a sweep
+    try:
+        yield sessions, recorder, seeded
+    finally:
+        ours_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        stop.set()
+        server_peak: Any = ours.recv() / 1024
+        child.join()
+        print(f"  peak RSS: operator process {ours_peak:.0f} MiB; embedded AWS process {server_peak:.0f} MiB")
+
+
+def report(
+    label: str, recorder: CountingRecorder, before: Counter[tuple[str, str, str]], seconds: float, extra: str
+) -> None:
+    calls = _calls(recorder, before)
+    by_operation = ", ".join(f"{op}={n}" for (_, op), n in sorted(calls.items()))
+    print(f"  {label}: {sum(calls.values())} calls in {seconds:.2f}s, {extra} ({by_operation})")
+
+
+def bench(resources: int, teams: int) -> None:
+    with seeded_account(resources, teams) as (sessions, recorder, seeded):
+        reader = InventoryReader(sessions)
+        target = sessions.target(None, None)
+        print(f"\n{seeded['resources']} resources ({seeded}):")
+        read = resources_read(seeded)
+        print(f"  resources a read returns: {read}; ceil(that/100) = {math.ceil(read / 100)}")
+        for label in ("first read", "steady read"):
+            before = Counter(recorder.calls)
+            started = time.perf_counter()
+            inventory = reader.read(target, datetime.now(UTC))
+            report(
+                label,
+                recorder,
+                before,
+                time.perf_counter() - started,
+                f"{len(inventory.resources)} resources",
+            )
 
 
 def main() -> None:

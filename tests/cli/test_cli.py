@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from mlcost.embedded.server import EmbeddedAws
+from tests.conftest import client_of
+from tests.reconcile.test_budget_lifecycle import create_foreign_budget
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -87,26 +89,11 @@ def test_plan_exit_codes_follow_pending_changes(
 
 
 def test_plan_reports_no_change_and_errors(tmp_path: Path, aws: EmbeddedAws) -> None:
-    import boto3
 
     manifest = tmp_path / "policy.yaml"
     manifest.write_text(POLICY)
-    client: Any = boto3.client(
-        "budgets",
-        endpoint_url=aws.endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    client.create_budget(
-        AccountId="123456789012",
-        Budget={
-            "BudgetName": "team-fraud-fraud-detection",
-            "BudgetLimit": {"Amount": "1", "Unit": "USD"},
-            "TimeUnit": "MONTHLY",
-            "BudgetType": "COST",
-        },
-    )
+    client = client_of(aws, "budgets")
+    create_foreign_budget(client)
     blocked = mlcost("plan", "-f", str(manifest), "--endpoint-url", aws.endpoint_url)
     assert blocked.returncode == 1
     assert "BudgetNotOwned" in blocked.stdout
@@ -177,15 +164,7 @@ spec:
 def test_plan_shows_findings_and_what_enforce_does(
     tmp_path: Path, aws: EmbeddedAws, mode: str, code: int, lead: str
 ) -> None:
-    import boto3
-
-    sagemaker: Any = boto3.client(
-        "sagemaker",
-        endpoint_url=aws.endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    sagemaker = client_of(aws, "sagemaker")
     sagemaker.create_notebook_instance(
         NotebookInstanceName="fraud-gpu",
         InstanceType="ml.m5.xlarge",

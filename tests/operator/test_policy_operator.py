@@ -9,13 +9,14 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
 
 from mlcost.embedded.server import EmbeddedAws
+from tests.conftest import client_of
 from tests.kube.fake_api import FakeKubeAPI
 from tests.kube.harness import RunOperator
 from tests.reconcile.conftest import mutating_calls
+from tests.reconcile.test_budget_lifecycle import create_foreign_budget
 
 MODULE = "mlcost.handlers.main"
 PLURAL = "mlcostpolicies"
@@ -58,13 +59,7 @@ def aws(embedded_aws: EmbeddedAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 
 @pytest.fixture
 def budgets_api(aws: EmbeddedAws) -> Any:
-    return boto3.client(  # type: ignore[call-overload]
-        "budgets",
-        endpoint_url=aws.endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    return client_of(aws, "budgets")
 
 
 def condition(obj: dict[str, Any] | None, type_: str) -> dict[str, Any]:
@@ -169,15 +164,7 @@ async def test_retain_keeps_the_budget(
 async def test_not_owned_budget_is_reported_not_touched(
     kube: FakeKubeAPI, run_operator: RunOperator, aws: EmbeddedAws, budgets_api: Any
 ) -> None:
-    budgets_api.create_budget(
-        AccountId=ACCOUNT,
-        Budget={
-            "BudgetName": BUDGET,
-            "BudgetLimit": {"Amount": "10", "Unit": "USD"},
-            "TimeUnit": "MONTHLY",
-            "BudgetType": "COST",
-        },
-    )
+    create_foreign_budget(budgets_api, BUDGET)
     async with run_operator(MODULE):
         kube.create(copy.deepcopy(POLICY))
         obj = await kube.wait_for(PLURAL, NS, NAME, ready_for(1, "False"), timeout=15)
@@ -223,13 +210,7 @@ async def test_enforce_policy_marks_then_stops_a_notebook(
     kube: FakeKubeAPI, run_operator: RunOperator, aws: EmbeddedAws, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MLCOST_INVENTORY_MAX_AGE", "0s")
-    sagemaker = boto3.client(  # type: ignore[call-overload]
-        "sagemaker",
-        endpoint_url=aws.endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    sagemaker = client_of(aws, "sagemaker")
     sagemaker.create_notebook_instance(
         NotebookInstanceName="fraud-gpu",
         InstanceType="ml.m5.xlarge",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import boto3
 import pytest
@@ -15,6 +15,7 @@ from mlcost.aws.session import AwsSessions, CountingRecorder
 from mlcost.domain.spend import SpendCache
 from mlcost.embedded.server import EmbeddedAws
 from mlcost.reconcile.policy import PolicyReconciler
+from tests.conftest import client_of
 
 READ_ONLY_PREFIXES = ("Describe", "List", "Get")
 
@@ -87,13 +88,7 @@ def reconciler(make_reconciler: ReconcilerFactory) -> PolicyReconciler:
 @pytest.fixture
 def budgets_api(aws: EmbeddedAws) -> Any:
     """A plain boto3 Budgets client: the console or CLI of someone other than the operator."""
-    return cast(Any, boto3.client)(
-        "budgets",
-        endpoint_url=aws.endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    return client_of(aws, "budgets")
 
 
 def mutating_calls(aws: EmbeddedAws) -> dict[tuple[str, str], int]:

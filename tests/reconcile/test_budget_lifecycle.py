@@ -45,6 +45,19 @@ def owner(budgets_api: Any, name: str = NAME) -> str | None:
     return next((t["Value"] for t in tags["ResourceTags"] if t["Key"] == MANAGED_BY_TAG), None)
 
 
+def create_foreign_budget(budgets_api: Any, name: str = NAME) -> None:
+    """A 10 USD budget someone made in the console: no managed-by tag."""
+    budgets_api.create_budget(
+        AccountId=ACCOUNT,
+        Budget={
+            "BudgetName": name,
+            "BudgetLimit": {"Amount": "10", "Unit": "USD"},
+            "TimeUnit": "MONTHLY",
+            "BudgetType": "COST",
+        },
+    )
+
+
 def test_create_builds_the_whole_budget_in_aws(reconciler: PolicyReconciler, budgets_api: Any) -> None:
     result = reconciler.reconcile(REF, policy_spec(), None)
 
@@ -135,15 +148,7 @@ def test_console_change_is_reverted_on_resync(reconciler: PolicyReconciler, budg
 def test_budget_not_created_by_operator_is_left_alone(
     reconciler: PolicyReconciler, budgets_api: Any, aws: EmbeddedAws
 ) -> None:
-    budgets_api.create_budget(
-        AccountId=ACCOUNT,
-        Budget={
-            "BudgetName": NAME,
-            "BudgetLimit": {"Amount": "10", "Unit": "USD"},
-            "TimeUnit": "MONTHLY",
-            "BudgetType": "COST",
-        },
-    )
+    create_foreign_budget(budgets_api)
     aws.reset_calls()
 
     result = reconciler.reconcile(REF, policy_spec(), None)
@@ -159,15 +164,7 @@ def test_budget_not_created_by_operator_is_left_alone(
 
 
 def test_adopt_takes_over_and_converges(reconciler: PolicyReconciler, budgets_api: Any) -> None:
-    budgets_api.create_budget(
-        AccountId=ACCOUNT,
-        Budget={
-            "BudgetName": NAME,
-            "BudgetLimit": {"Amount": "10", "Unit": "USD"},
-            "TimeUnit": "MONTHLY",
-            "BudgetType": "COST",
-        },
-    )
+    create_foreign_budget(budgets_api)
 
     result = reconciler.reconcile(REF, policy_spec(adopt=True), None)
 
@@ -214,15 +211,7 @@ def test_retain_keeps_budget_and_releases_ownership(reconciler: PolicyReconciler
 def test_delete_never_touches_a_budget_it_does_not_own(
     reconciler: PolicyReconciler, budgets_api: Any
 ) -> None:
-    budgets_api.create_budget(
-        AccountId=ACCOUNT,
-        Budget={
-            "BudgetName": NAME,
-            "BudgetLimit": {"Amount": "10", "Unit": "USD"},
-            "TimeUnit": "MONTHLY",
-            "BudgetType": "COST",
-        },
-    )
+    create_foreign_budget(budgets_api)
 
     outcome = reconciler.finalize(REF, policy_spec(), MLCostPolicyStatus())
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
-import boto3
 import pytest
 
 from mlcost.api.v1alpha1.mlcostpolicy import MLCostPolicySpec, MLCostPolicyStatus
@@ -16,6 +15,7 @@ from mlcost.domain.enforcement import VIOLATION_TAG
 from mlcost.embedded.server import EmbeddedAws
 from mlcost.reconcile.policy import PolicyReconciler, PolicyResult
 from mlcost.reconcile.results import ObjectRef
+from tests.conftest import client_of
 from tests.reconcile.conftest import Clock, ReconcilerFactory
 from tests.reconcile.test_budget_lifecycle import condition
 
@@ -27,13 +27,7 @@ TEAM = {"team": "fraud", "project": "scoring"}
 
 @pytest.fixture
 def sagemaker(aws: EmbeddedAws) -> Any:
-    return cast(Any, boto3.client)(
-        "sagemaker",
-        endpoint_url=aws.endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    return client_of(aws, "sagemaker")
 
 
 def notebook(
@@ -347,24 +341,24 @@ def _saturday_noon_utc(clock: Clock) -> None:
 # (rule, rules of the policy, set-up, what Enforce does once the grace period is over)
 RULE_CASES = [
     ("MaxUptimeExceeded", {"notebooks": {"maxUptime": "12h"}},
-     lambda sm, aws, clock: (notebook(sm, "fraud-nb"), clock.advance(timedelta(hours=13))), "NotebookStopped"),
+     lambda sm, a, c: (notebook(sm, "fraud-nb"), c.advance(timedelta(hours=13))), "NotebookStopped"),
     ("OutsideActiveHours",
      {"notebooks": {"schedule": {"timezone": "Europe/Berlin", "activeHours": "Mon-Fri 07:00-20:00"}}},
-     lambda sm, aws, clock: (notebook(sm, "fraud-nb"), _saturday_noon_utc(clock)), "NotebookStopped"),
+     lambda sm, a, c: (notebook(sm, "fraud-nb"), _saturday_noon_utc(c)), "NotebookStopped"),
     ("InstanceTypeNotAllowed", {"notebooks": {"allowedInstanceTypes": ["ml.t3.medium"]}},
-     lambda sm, aws, clock: notebook(sm, "fraud-nb", "ml.m5.xlarge"), "NotebookStopped"),
+     lambda sm, a, c: notebook(sm, "fraud-nb", "ml.m5.xlarge"), "NotebookStopped"),
     ("SpotNotUsed", {"training": {"requireManagedSpot": True}},
-     lambda sm, aws, clock: (training_job(sm, "fraud-job", spot=False), aws.hold_training_jobs(["fraud-job"])),
+     lambda sm, a, c: (training_job(sm, "fraud-job", spot=False), a.hold_training_jobs(["fraud-job"])),
      "TrainingJobStopped"),
     ("MaxRuntimeExceeded", {"training": {"maxRuntime": "30m"}},
-     lambda sm, aws, clock: (training_job(sm, "fraud-job", spot=True), aws.hold_training_jobs(["fraud-job"])),
+     lambda sm, a, c: (training_job(sm, "fraud-job", spot=True), a.hold_training_jobs(["fraud-job"])),
      "TrainingJobStopped"),
     ("IdleEndpoint", {"endpoints": {"idle": {"window": "7d", "action": "Delete"}}},
-     lambda sm, aws, clock: (endpoint(sm, "fraud-ep"), clock.advance(timedelta(days=8))), "EndpointDeleted"),
+     lambda sm, a, c: (endpoint(sm, "fraud-ep"), c.advance(timedelta(days=8))), "EndpointDeleted"),
     ("TagValueNotAllowed", {"tagging": {"required": [{"key": "project", "allowedValues": ["fraud"]}]}},
-     lambda sm, aws, clock: notebook(sm, "fraud-nb"), None),
+     lambda sm, a, c: notebook(sm, "fraud-nb"), None),
     ("InstanceTypeNotAllowed", {"endpoints": {"allowedInstanceTypes": ["ml.m5.xlarge"]}},
-     lambda sm, aws, clock: endpoint(sm, "fraud-ep"), None),
+     lambda sm, a, c: endpoint(sm, "fraud-ep"), None),
 ]  # fmt: skip
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from moto.server import ThreadedMotoServer
 
 from . import moto_ext
-from .moto_ext import budgets, ce, dispatch, sagemaker
+from .moto_ext import budgets, ce, dispatch, inference_recommender, sagemaker
 from .moto_ext._common import DEFAULT_ACCOUNT_ID
 
 __all__ = ["DEFAULT_ACCOUNT_ID", "EmbeddedAws"]
@@ -177,6 +177,27 @@ class EmbeddedAws:
         """Keep these training jobs ("*": all) InProgress, optionally started at started_at."""
         sagemaker.hold_training_jobs(
             names, started_at=started_at, region=self.region, account_id=self.account_id
+        )
+
+    def set_inference_recommendations(
+        self,
+        job_name: str,
+        status: str,
+        recommendations: Iterable[dict[str, Any]] = (),
+        *,
+        failure_reason: str | None = None,
+    ) -> None:
+        """Give an Inference Recommender job (created through the API) a status and, when
+        COMPLETED, its recommendations: AWS's InferenceRecommendation dicts or the shorthand
+        {"InstanceType", "InitialInstanceCount"?, "CostPerHour", "ModelLatency",
+        "MaxInvocations", ...}. LookupError when the job doesn't exist."""
+        inference_recommender.set_inference_recommendations(
+            job_name,
+            status,
+            recommendations,
+            failure_reason=failure_reason,
+            region=self.region,
+            account_id=self.account_id,
         )
 
     # ------------------------------------------------------------------------ faults, calls

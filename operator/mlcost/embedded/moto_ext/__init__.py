@@ -7,7 +7,17 @@ import warnings
 
 import moto
 
-from . import budgets, ce, dispatch, pricing, routes, sagemaker, sagemaker_search
+from . import (
+    applicationautoscaling,
+    budgets,
+    ce,
+    dispatch,
+    inference_recommender,
+    pricing,
+    routes,
+    sagemaker,
+    sagemaker_search,
+)
 
 __all__ = ["MOTO_VERSION", "install", "installed"]
 
@@ -19,7 +29,8 @@ _installed = threading.Event()
 
 
 def install() -> None:
-    """Patch moto's classes in this process: budgets, ce, sagemaker, pricing, dispatch, /moto-api routes.
+    """Patch moto's classes in this process: budgets, ce, sagemaker (with Inference Recommender),
+    application-autoscaling tags, pricing, dispatch, /moto-api routes.
 
     Idempotent and thread-safe. Must run before a moto server serves its first request.
     """
@@ -37,6 +48,8 @@ def install() -> None:
         ce.install()
         sagemaker.install()
         sagemaker_search.install()
+        inference_recommender.install()
+        applicationautoscaling.install()
         pricing.install()
         routes.install()
         _installed.set()

@@ -4,6 +4,13 @@ moto makes endpoints InService and training jobs Completed at once. Here an upda
 becomes visible in steps counted in Describe calls (not wall time, so tests are deterministic):
 with the default delay of 1, the first DescribeEndpoint after UpdateEndpoint still shows
 Updating and the second shows the outcome; likewise Stopping then Stopped for a training job.
+
+Endpoint configs behave as in AWS where moto differs: a second CreateEndpointConfig of a name
+fails instead of replacing the first, every field of the request is kept and described
+(moto drops ExplainerConfig, ShadowProductionVariants, VpcConfig, ...), and every instance
+type of the SageMaker API model is accepted (moto knows a 2020 subset without ml.g5 or ml.c6i).
+UpdateEndpoint fails, as AWS does, when it would change the instance type of a variant that
+is an Application Auto Scaling target, or remove such a variant.
 """
 
 from __future__ import annotations
@@ -12,8 +19,11 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
+import botocore.session
+from moto.applicationautoscaling.models import applicationautoscaling_backends
 from moto.core.responses import ActionResult, EmptyResult
 from moto.core.utils import utcnow
 from moto.sagemaker.exceptions import ResourceNotFound, ValidationError
@@ -42,6 +52,17 @@ DEFAULT_FAILURE_REASON = (
 )
 ALL_JOBS = "*"
 _TRANSITIONAL = ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting")
+# CreateEndpointConfig fields moto's FakeEndpointConfig does not keep; stored and described here.
+_EXTRA_CONFIG_FIELDS = {
+    "ExplainerConfig": "explainer_config",
+    "ShadowProductionVariants": "shadow_production_variants",
+    "ExecutionRoleArn": "execution_role_arn",
+    "VpcConfig": "vpc_config",
+    "EnableNetworkIsolation": "enable_network_isolation",
+    "MetricsConfig": "metrics_config",
+    "CrossRegionTrafficConfig": "cross_region_traffic_config",
+}
+_VARIANT_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 _RETAINABLE = {
     "DesiredInstanceCount": ("CurrentInstanceCount", "DesiredInstanceCount"),
     "DesiredWeight": ("CurrentWeight", "DesiredWeight"),
@@ -122,6 +143,7 @@ def update_endpoint(
         if config is None:
             arn = FakeEndpointConfig.arn_formatter(endpoint_config_name, self.account_id, self.region_name)
             raise ValidationError(message=f'Could not find endpoint configuration "{arn}".')
+        _check_autoscaled_variants(self, endpoint, config)
         now = utcnow()
         endpoint.endpoint_status = "Updating"
         endpoint.last_modified_time = now
@@ -149,6 +171,32 @@ def update_endpoint(
             retain_deployment_config=bool(retain_deployment_config),
         )
         return endpoint.arn
+
+
+def _check_autoscaled_variants(
+    backend: SageMakerModelBackend, endpoint: FakeEndpoint, config: FakeEndpointConfig
+) -> None:
+    """Refuse an update that changes the instance type of, or removes, an autoscaled variant.
+
+    AWS checks this on UpdateEndpoint ("Update endpoints that use auto scaling" in the
+    SageMaker developer guide): the variant must be deregistered first. The message is ours.
+    """
+    scaling = applicationautoscaling_backends[backend.account_id][backend.region_name]
+    targets = scaling.targets.get(_VARIANT_DIMENSION, {})
+    current = backend.endpoint_configs.get(endpoint.endpoint_config_name)
+    if current is None or not targets:
+        return
+    new_types = {v["VariantName"]: v.get("InstanceType") for v in config.production_variants}
+    for variant in current.production_variants:
+        name = variant["VariantName"]
+        if f"endpoint/{endpoint.endpoint_name}/variant/{name}" not in targets:
+            continue
+        if name not in new_types or new_types[name] != variant.get("InstanceType"):
+            raise ValidationError(
+                message=f'The production variant "{name}" of endpoint "{endpoint.arn}" is a target '
+                "of Application Auto Scaling: deregister it (DeregisterScalableTarget) before an "
+                "update that changes its instance type or removes it."
+            )
 
 
 def _pending_variant(variant: dict[str, Any]) -> dict[str, Any]:
@@ -209,6 +257,56 @@ def describe_endpoint(self: SageMakerModelBackend, endpoint_name: str) -> dict[s
                 del state.updates[endpoint_name]
                 _finish_update(self, pending)
     return original(SageMakerModelBackend, "describe_endpoint")(self, endpoint_name)  # type: ignore[no-any-return]
+
+
+# ---------------------------------------------------------------------------- endpoint configs
+
+
+@cache
+def _instance_types() -> frozenset[str]:
+    """Every real-time instance type of the SageMaker API model botocore ships."""
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    return frozenset(model.shape_for("ProductionVariantInstanceType").enum)
+
+
+def _validate_instance_type(self: FakeEndpointConfig, instance_type: str) -> None:
+    if instance_type not in _instance_types():
+        raise ValidationError(
+            message=f"Value '{instance_type}' at 'instanceType' failed to satisfy constraint: "
+            "Member must satisfy enum value set"
+        )
+
+
+def create_endpoint_config(
+    self: SageMakerModelBackend, endpoint_config_name: str, *args: Any, **kwargs: Any
+) -> FakeEndpointConfig:
+    """CreateEndpointConfig that refuses an existing name, as AWS does (moto replaces it)."""
+    with _lock:
+        if endpoint_config_name in self.endpoint_configs:
+            arn = FakeEndpointConfig.arn_formatter(endpoint_config_name, self.account_id, self.region_name)
+            raise ValidationError(message=f'Cannot create already existing endpoint configuration "{arn}".')
+        config: FakeEndpointConfig = original(SageMakerModelBackend, "create_endpoint_config")(
+            self, endpoint_config_name, *args, **kwargs
+        )
+        return config
+
+
+def _r_create_endpoint_config(self: SageMakerResponse) -> ActionResult:
+    config = create_endpoint_config(
+        self.sagemaker_backend,
+        endpoint_config_name=self._get_param("EndpointConfigName"),
+        async_inference_config=self._get_param("AsyncInferenceConfig"),
+        production_variants=self._get_param("ProductionVariants"),
+        data_capture_config=self._get_param("DataCaptureConfig"),
+        tags=self._get_param("Tags"),
+        kms_key_id=self._get_param("KmsKeyId"),
+    )
+    # moto's describe renders every attribute in CamelCase: the fields it drops come back too.
+    for param, attribute in _EXTRA_CONFIG_FIELDS.items():
+        value = self._get_param(param)
+        if value is not None:
+            setattr(config, attribute, value)
+    return ActionResult({"EndpointConfigArn": config.endpoint_config_arn})
 
 
 # ---------------------------------------------------------------------------- training jobs
@@ -391,6 +489,9 @@ def _resource_or_not_found(backend: SageMakerModelBackend, arn: str) -> Any:
 def install() -> None:
     """Patch moto's SageMaker backend and response classes."""
     patch(SageMakerModelBackend, "_get_resource_from_arn", _resource_or_not_found)
+    patch(FakeEndpointConfig, "validate_instance_type", _validate_instance_type)
+    patch(SageMakerModelBackend, "create_endpoint_config", create_endpoint_config)
+    patch(SageMakerResponse, "create_endpoint_config", _r_create_endpoint_config)
     patch(SageMakerModelBackend, "update_endpoint", update_endpoint)
     patch(SageMakerModelBackend, "describe_endpoint", describe_endpoint)
     patch(SageMakerModelBackend, "create_training_job", create_training_job)
