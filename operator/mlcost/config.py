@@ -43,6 +43,10 @@ class Config(BaseModel):
         default=timedelta(seconds=30),
         description="How often each object checks whether its resyncInterval has passed.",
     )
+    rightsizing_resync: Duration = Field(
+        default=timedelta(minutes=15),
+        description="How often an EndpointRightsizing re-reads CloudWatch and re-plans.",
+    )
     retry_interval: Duration = Field(
         default=timedelta(minutes=1),
         description="How soon a failed reconcile is tried again.",

@@ -12,10 +12,13 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
+from mlcost.api.v1alpha1.endpointrightsizing import VariantStatus
 from mlcost.api.v1alpha1.mlcostpolicy import BudgetStatus, ComplianceStatus
 from mlcost.reconcile.policy import PolicyResult, violations_by_rule_and_type
+from mlcost.reconcile.rightsizing import RightsizingResult
 
 POLICY_KIND = "MLCostPolicy"
+RIGHTSIZING_KIND = "EndpointRightsizing"
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,32 @@ class _StateCollector(Collector):
                     family.add_metric([namespace, policy, figures.budget], float(value))
         yield from families.values()
         yield from self._compliance_families()
+        yield from self._endpoint_families()
+
+    def _endpoint_families(self) -> Iterator[Metric]:
+        labels = ["namespace", "rightsizing", "endpoint", "variant"]
+        current = GaugeMetricFamily(
+            "mlcost_endpoint_hourly_cost_usd", "What the variant costs per hour now.", labels=labels
+        )
+        recommended = GaugeMetricFamily(
+            "mlcost_endpoint_recommended_hourly_cost_usd",
+            "What the recommended configuration would cost per hour.",
+            labels=labels,
+        )
+        savings = GaugeMetricFamily(
+            "mlcost_endpoint_monthly_savings_usd", "USD per month the recommendation saves.", labels=labels
+        )
+        for (namespace, name), (endpoint, variants) in self._metrics.rightsizings().items():
+            for variant in variants:
+                key = [namespace, name, endpoint, variant.name]
+                if variant.current and variant.current.hourly_cost is not None:
+                    current.add_metric(key, float(variant.current.hourly_cost))
+                rec = variant.recommendation
+                if rec and rec.hourly_cost is not None:
+                    recommended.add_metric(key, float(rec.hourly_cost))
+                if rec and rec.monthly_savings is not None:
+                    savings.add_metric(key, float(rec.monthly_savings))
+        yield from (current, recommended, savings)
 
     def _compliance_families(self) -> Iterator[Metric]:
         violations = GaugeMetricFamily(
@@ -106,6 +135,7 @@ class Metrics:
         self._lock = threading.Lock()
         self._budgets: dict[tuple[str, str], _BudgetFigures] = {}
         self._compliance: dict[tuple[str, str], _ComplianceFigures] = {}
+        self._rightsizings: dict[tuple[str, str], tuple[str, list[VariantStatus]]] = {}
         self.reconciles = Counter(
             "mlcost_reconcile",
             "Reconciles by kind and outcome (success, error).",
@@ -177,6 +207,20 @@ class Metrics:
             self._budgets.pop((namespace, policy), None)
             self._compliance.pop((namespace, policy), None)
 
+    def set_rightsizing(
+        self, namespace: str, name: str, endpoint: str, variants: list[VariantStatus]
+    ) -> None:
+        with self._lock:
+            self._rightsizings[(namespace, name)] = (endpoint, list(variants))
+
+    def forget_rightsizing(self, namespace: str, name: str) -> None:
+        with self._lock:
+            self._rightsizings.pop((namespace, name), None)
+
+    def rightsizings(self) -> dict[tuple[str, str], tuple[str, list[VariantStatus]]]:
+        with self._lock:
+            return dict(self._rightsizings)
+
     def compliance(self) -> dict[tuple[str, str], _ComplianceFigures]:
         with self._lock:
             return dict(self._compliance)
@@ -207,3 +251,17 @@ def record_policy_result(
             metrics.actions.labels(
                 namespace, name, applied_action.action.kind.value, applied_action.outcome
             ).inc()
+
+
+def record_rightsizing_result(
+    metrics: Metrics, namespace: str, name: str, result: RightsizingResult, seconds: float
+) -> None:
+    """Everything one EndpointRightsizing reconcile tells the metrics."""
+    metrics.reconcile_duration.labels(RIGHTSIZING_KIND).observe(seconds)
+    metrics.reconciles.labels(RIGHTSIZING_KIND, "error" if result.outcome.error else "success").inc()
+    if result.endpoint_name and result.status.variants is not None:
+        metrics.set_rightsizing(namespace, name, result.endpoint_name, result.status.variants)
+    for change in result.outcome.changes:
+        metrics.actions.labels(
+            namespace, name, "EndpointRollout" if "rolled out" in change else "Change", "success"
+        ).inc()

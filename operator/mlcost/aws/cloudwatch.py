@@ -14,6 +14,10 @@ from mlcost.aws.session import AwsSessions, AwsTarget
 # GetMetricData takes at most 500 metric queries per request.
 MAX_QUERIES_PER_CALL = 500
 INVOCATIONS_NAMESPACE = "AWS/SageMaker"
+# Instance metrics of real-time endpoints (CPU, memory, GPU, disk).
+INSTANCE_NAMESPACE = "/aws/sagemaker/Endpoints"
+# Five-minute buckets keep short peaks visible and a 14-day window at 4,032 points a series.
+UTILIZATION_PERIOD = 300
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,80 @@ class MetricQuery:
 class Datapoint:
     timestamp: datetime
     value: Decimal
+
+
+@dataclass(frozen=True)
+class SeriesSummary:
+    """One metric of a variant over a window: peak and sum of its per-period values."""
+
+    peak: Decimal | None
+    total: Decimal
+    samples: int  # periods with a datapoint
+    first: datetime | None  # the oldest datapoint
+
+    @classmethod
+    def of(cls, points: Sequence[Datapoint]) -> SeriesSummary:
+        return cls(
+            peak=max((p.value for p in points), default=None),
+            total=sum((p.value for p in points), Decimal(0)),
+            samples=len(points),
+            first=min((p.timestamp for p in points), default=None),
+        )
+
+
+@dataclass(frozen=True)
+class VariantMetrics:
+    """A variant's load over a window, as CloudWatch reports it (peaks of `period`-second buckets).
+
+    cpu and gpu are percentages of one core / one GPU, summed over all of them (400 = four
+    vCPUs busy); memory and gpu_memory percentages of the whole instance; model_latency is
+    in microseconds; invocations_per_instance is the peak of SageMaker's per-minute values.
+    """
+
+    period: int
+    invocations: SeriesSummary  # Sum
+    invocations_per_instance: SeriesSummary  # Maximum
+    model_latency: SeriesSummary  # Maximum
+    cpu: SeriesSummary  # Maximum
+    memory: SeriesSummary  # Maximum
+    gpu: SeriesSummary  # Maximum
+    gpu_memory: SeriesSummary  # Maximum
+
+    def _all(self) -> tuple[SeriesSummary, ...]:
+        return (
+            self.invocations,
+            self.invocations_per_instance,
+            self.model_latency,
+            self.cpu,
+            self.memory,
+            self.gpu,
+            self.gpu_memory,
+        )
+
+    @property
+    def samples(self) -> int:
+        """The most periods any one metric has data for."""
+        return max(series.samples for series in self._all())
+
+    @property
+    def first_datapoint(self) -> datetime | None:
+        return min((s.first for s in self._all() if s.first is not None), default=None)
+
+    @property
+    def has_gpu(self) -> bool:
+        return self.gpu.samples > 0 or self.gpu_memory.samples > 0
+
+
+# VariantMetrics field -> (namespace, metric, statistic)
+_VARIANT_SERIES = {
+    "invocations": (INVOCATIONS_NAMESPACE, "Invocations", "Sum"),
+    "invocations_per_instance": (INVOCATIONS_NAMESPACE, "InvocationsPerInstance", "Maximum"),
+    "model_latency": (INVOCATIONS_NAMESPACE, "ModelLatency", "Maximum"),
+    "cpu": (INSTANCE_NAMESPACE, "CPUUtilization", "Maximum"),
+    "memory": (INSTANCE_NAMESPACE, "MemoryUtilization", "Maximum"),
+    "gpu": (INSTANCE_NAMESPACE, "GPUUtilization", "Maximum"),
+    "gpu_memory": (INSTANCE_NAMESPACE, "GPUMemoryUtilization", "Maximum"),
+}
 
 
 def allowed_period(seconds: int, start_age: timedelta) -> int:
@@ -84,6 +162,41 @@ class MetricsReader:
         return {
             key: sum((point.value for point in series.get(query, [])), Decimal(0))
             for key, query in queries.items()
+        }
+
+    def endpoint_utilization(
+        self,
+        target: AwsTarget,
+        endpoint: str,
+        variants: list[str],
+        window: timedelta,
+        now: datetime,
+    ) -> dict[str, VariantMetrics]:
+        """Each variant's invocations, latency and instance utilisation over `window` up to `now`.
+
+        Seven series a variant in one GetMetricData request (more only past 500 series or
+        100,800 datapoints), in UTILIZATION_PERIOD buckets or the coarser period CloudWatch
+        keeps for an older start. A metric without data has samples 0 and peak None.
+        """
+        period = allowed_period(UTILIZATION_PERIOD, start_age=window)
+        queries = {
+            (variant, name): MetricQuery(
+                namespace=namespace,
+                metric=metric,
+                dimensions=(("EndpointName", endpoint), ("VariantName", variant)),
+                stat=stat,
+                period=period,
+            )
+            for variant in variants
+            for name, (namespace, metric, stat) in _VARIANT_SERIES.items()
+        }
+        series = self.datapoints(target, list(queries.values()), start=now - window, end=now)
+        return {
+            variant: VariantMetrics(
+                period=period,
+                **{name: SeriesSummary.of(series[queries[(variant, name)]]) for name in _VARIANT_SERIES},
+            )
+            for variant in variants
         }
 
     def datapoints(

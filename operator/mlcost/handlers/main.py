@@ -9,12 +9,16 @@ from typing import Any
 import kopf
 
 from mlcost.config import Config
-from mlcost.constants import FINALIZER, GROUP, MLCOSTPOLICY_PLURAL, VERSION
-from mlcost.handlers import policy
+from mlcost.constants import ENDPOINTRIGHTSIZING_PLURAL, FINALIZER, GROUP, MLCOSTPOLICY_PLURAL, VERSION
+from mlcost.handlers import objects
+from mlcost.handlers.policy import POLICY
+from mlcost.handlers.rightsizing import RIGHTSIZING
 from mlcost.handlers.runtime import Runtime, build_runtime, refresh_prices
 
 CONFIG = Config.from_env()
+TICK = CONFIG.tick.total_seconds()
 MLCOSTPOLICY = (GROUP, VERSION, MLCOSTPOLICY_PLURAL)
+ENDPOINTRIGHTSIZING = (GROUP, VERSION, ENDPOINTRIGHTSIZING_PLURAL)
 
 
 def _runtime(memo: kopf.Memo) -> Runtime:
@@ -47,14 +51,35 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: An
 async def reconcile_policy(
     body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Any, **_: Any
 ) -> None:
-    await policy.reconcile(_runtime(memo), body, patch, logger, resync=False)
+    await objects.reconcile(POLICY, _runtime(memo), body, patch, logger, resync=False)
 
 
-@kopf.timer(*MLCOSTPOLICY, interval=CONFIG.tick.total_seconds(), initial_delay=CONFIG.tick.total_seconds())
+@kopf.timer(*MLCOSTPOLICY, interval=TICK, initial_delay=TICK)
 async def resync_policy(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Any, **_: Any) -> None:
-    await policy.reconcile(_runtime(memo), body, patch, logger, resync=True)
+    await objects.reconcile(POLICY, _runtime(memo), body, patch, logger, resync=True)
 
 
 @kopf.on.delete(*MLCOSTPOLICY)
 async def delete_policy(body: kopf.Body, memo: kopf.Memo, logger: Any, **_: Any) -> None:
-    await policy.finalize(_runtime(memo), body, logger)
+    await objects.finalize(POLICY, _runtime(memo), body, logger)
+
+
+@kopf.on.resume(*ENDPOINTRIGHTSIZING)
+@kopf.on.create(*ENDPOINTRIGHTSIZING)
+@kopf.on.update(*ENDPOINTRIGHTSIZING, field="spec")
+async def reconcile_rightsizing(
+    body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Any, **_: Any
+) -> None:
+    await objects.reconcile(RIGHTSIZING, _runtime(memo), body, patch, logger, resync=False)
+
+
+@kopf.timer(*ENDPOINTRIGHTSIZING, interval=TICK, initial_delay=TICK)
+async def resync_rightsizing(
+    body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Any, **_: Any
+) -> None:
+    await objects.reconcile(RIGHTSIZING, _runtime(memo), body, patch, logger, resync=True)
+
+
+@kopf.on.delete(*ENDPOINTRIGHTSIZING)
+async def delete_rightsizing(body: kopf.Body, memo: kopf.Memo, logger: Any, **_: Any) -> None:
+    await objects.finalize(RIGHTSIZING, _runtime(memo), body, logger)

@@ -12,6 +12,7 @@ from mlcost.config import Config
 from mlcost.domain.spend import SpendCache
 from mlcost.metrics import Metrics
 from mlcost.reconcile.policy import PolicyReconciler
+from mlcost.reconcile.rightsizing import RightsizingReconciler
 
 
 @dataclass
@@ -19,6 +20,7 @@ class Runtime:
     config: Config
     metrics: Metrics
     policies: PolicyReconciler
+    rightsizings: RightsizingReconciler
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
 
     def lock(self, uid: str) -> asyncio.Lock:
@@ -43,7 +45,9 @@ def build_runtime(config: Config, metrics: Metrics | None = None) -> Runtime:
         catalogue=load_catalogue(config.price_catalogue),
         inventory_max_age=config.inventory_max_age,
     )
-    return Runtime(config=config, metrics=metrics, policies=policies)
+    # One catalogue for both kinds: a price refresh reaches rightsizing too.
+    rightsizings = RightsizingReconciler(sessions, lambda: policies.governance.catalogue)
+    return Runtime(config=config, metrics=metrics, policies=policies, rightsizings=rightsizings)
 
 
 def refresh_prices(runtime: Runtime) -> str:

@@ -227,6 +227,34 @@ class LastApplied(ApiModel):
     to_endpoint_config: str | None = Field(default=None, description="New EndpointConfig.")
 
 
+class VariantStatus(ApiModel):
+    """One production variant's figures; `current`/`recommendation` above repeat the first one."""
+
+    name: str = Field(description="Production variant name.")
+    outcome: str = Field(description="Recommended, KeepCurrent, InsufficientData or Skipped.")
+    current: EndpointCost | None = Field(default=None, description="Current configuration.")
+    utilization: Utilization | None = Field(default=None, description="Observed peak utilisation.")
+    recommendation: Recommendation | None = Field(default=None, description="Recommendation.")
+    reason: str = Field(default="", description="Why, in words.")
+
+
+class RolloutPhase(StrEnum):
+    UPDATING = "Updating"
+    SUCCEEDED = "Succeeded"
+    ROLLED_BACK = "RolledBack"
+    FAILED = "Failed"
+
+
+class Rollout(ApiModel):
+    """The last change Apply mode started, and how it went."""
+
+    phase: RolloutPhase = Field(description="Updating, Succeeded, RolledBack or Failed.")
+    endpoint_config: str = Field(description="The EndpointConfig being rolled out.")
+    previous_endpoint_config: str | None = Field(default=None, description="The config it replaces.")
+    started: datetime | None = Field(default=None, description="When UpdateEndpoint was called.")
+    message: str = Field(default="", description="What happened.")
+
+
 class EndpointRightsizingStatus(ApiModel):
     """Observed state of the rightsizing."""
 
@@ -238,6 +266,16 @@ class EndpointRightsizingStatus(ApiModel):
     utilization: Utilization | None = Field(default=None, description="Observed utilisation.")
     recommendation: Recommendation | None = Field(default=None, description="Recommendation.")
     last_applied: LastApplied | None = Field(default=None, description="Last applied change.")
+    variants: list[VariantStatus] | None = Field(default=None, description="Every variant's figures.")
+    rollout: Rollout | None = Field(default=None, description="The change in progress or last made.")
+    failed_endpoint_configs: list[str] | None = Field(
+        default=None, description="Configs whose rollout failed: never tried again for this endpoint."
+    )
+    managed_autoscaling: list[str] | None = Field(
+        default=None,
+        description="Variants whose autoscaling the operator registered (removed with the spec).",
+    )
+    last_sweep: datetime | None = Field(default=None, description="When AWS was last read.")
 
 
 class EndpointRightsizing(ApiModel):

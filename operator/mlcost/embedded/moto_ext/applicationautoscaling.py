@@ -1,10 +1,4 @@
-"""Application Auto Scaling for moto: tags on scalable targets (RegisterScalableTarget Tags, *TagResource).
-
-moto 5.2.5 registers targets and policies but has no tagging. AWS (API reference, 2023) takes
-`Tags` on RegisterScalableTarget when it creates a target (an update leaves tags alone) and
-ListTagsForResource / TagResource / UntagResource on the target's ScalableTargetARN;
-ResourceNotFoundException for an ARN with no target. Deregistering a target drops its tags.
-"""
+"""Application Auto Scaling for moto: the tags of scalable targets, which moto lacks."""
 
 from __future__ import annotations
 
@@ -104,7 +98,13 @@ def _untag_resource(self: ApplicationAutoScalingResponse) -> str:
 
 
 def install() -> None:
-    """Patch moto's Application Auto Scaling response class."""
+    """Tag scalable targets as the Application Auto Scaling API reference describes.
+
+    RegisterScalableTarget takes Tags when it creates a target (an update leaves the tags
+    alone); ListTagsForResource / TagResource / UntagResource work on the target's
+    ScalableTargetARN, ResourceNotFoundException for an ARN with no target; deregistering a
+    target drops its tags.
+    """
     patch(ApplicationAutoScalingResponse, "register_scalable_target", _register_scalable_target)
     patch(ApplicationAutoScalingResponse, "deregister_scalable_target", _deregister_scalable_target)
     patch(ApplicationAutoScalingResponse, "list_tags_for_resource", _list_tags_for_resource)

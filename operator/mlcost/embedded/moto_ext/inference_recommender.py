@@ -1,13 +1,4 @@
-"""SageMaker Inference Recommender for moto: Create/DescribeInferenceRecommendationsJob and a results hook.
-
-moto 5.2.5 has no Inference Recommender. Jobs follow the SageMaker API reference: CreateInferenceRecommendationsJob
-(JobName, JobType Default | Advanced, RoleArn, InputConfig with ModelName or
-ModelPackageVersionArn, optional JobDescription, StoppingConditions, OutputConfig, Tags)
-answers JobArn; a job of an existing name is ResourceInUse, a ModelName that is not a model is
-ValidationException. A new job is IN_PROGRESS until set_inference_recommendations() gives it a
-status (and, when COMPLETED, its recommendations): real jobs run for 45 minutes or more.
-DescribeInferenceRecommendationsJob answers the job, ResourceNotFound for an unknown name.
-"""
+"""SageMaker Inference Recommender for moto (which has none): create and describe jobs, a results hook."""
 
 from __future__ import annotations
 
@@ -87,6 +78,10 @@ def _state(backend: SageMakerModelBackend) -> RecommenderState:
     return ext_state(backend, RecommenderState)
 
 
+def _job_arn(backend: SageMakerModelBackend, name: str) -> str:
+    return arn_formatter("inference-recommendations-job", name, backend.account_id, backend.region_name)
+
+
 def create_job(
     backend: SageMakerModelBackend,
     *,
@@ -98,7 +93,13 @@ def create_job(
     stopping_conditions: dict[str, Any] | None = None,
     tags: list[dict[str, str]] | None = None,
 ) -> str:
-    """CreateInferenceRecommendationsJob: a new IN_PROGRESS job; its ARN."""
+    """CreateInferenceRecommendationsJob as the SageMaker API reference has it; the job's ARN.
+
+    JobType Default | Advanced; InputConfig names exactly one of ModelName (an existing
+    model, else ValidationException) and ModelPackageVersionArn; a second job of a name is
+    ResourceInUse. The job stays IN_PROGRESS until set_inference_recommendations() gives it
+    another status: real jobs run 45 minutes or more, and tests choose the outcome.
+    """
     if job_type not in _JOB_TYPES:
         raise ValidationError(
             message=f"Value '{job_type}' at 'jobType' failed to satisfy constraint: "
@@ -120,9 +121,7 @@ def create_job(
         now = utcnow()
         job = _Job(
             name=name,
-            arn=arn_formatter(
-                "inference-recommendations-job", name, backend.account_id, backend.region_name
-            ),
+            arn=_job_arn(backend, name),
             job_type=job_type,
             role_arn=role_arn,
             input_config=input_config,
@@ -138,11 +137,14 @@ def create_job(
 
 
 def describe_job(backend: SageMakerModelBackend, name: str) -> dict[str, Any]:
-    """DescribeInferenceRecommendationsJob as the API reference shapes it."""
+    """DescribeInferenceRecommendationsJob as the API reference shapes it; ResourceNotFound if absent.
+
+    InferenceRecommendations appear once the job is COMPLETED, FailureReason when FAILED.
+    """
     with _lock:
         job = _state(backend).jobs.get(name)
         if job is None:
-            arn = arn_formatter("inference-recommendations-job", name, backend.account_id, backend.region_name)
+            arn = _job_arn(backend, name)
             raise ResourceNotFound(message=f"Could not find inference recommendations job '{arn}'.")
         response: dict[str, Any] = {
             "JobName": job.name,
@@ -219,7 +221,9 @@ def set_inference_recommendations(
         job.modified = now
         job.completed = now if status in _FINISHED else None
         job.recommendations = entries if status == "COMPLETED" else []
-        job.failure_reason = (failure_reason or DEFAULT_FAILURE_REASON) if status == "FAILED" else failure_reason
+        if status == "FAILED":
+            failure_reason = failure_reason or DEFAULT_FAILURE_REASON
+        job.failure_reason = failure_reason
 
 
 def _r_create(self: SageMakerResponse) -> ActionResult:

@@ -265,8 +265,12 @@ def describe_endpoint(self: SageMakerModelBackend, endpoint_name: str) -> dict[s
 @cache
 def _instance_types() -> frozenset[str]:
     """Every real-time instance type of the SageMaker API model botocore ships."""
-    model = botocore.session.get_session().get_service_model("sagemaker")
-    return frozenset(model.shape_for("ProductionVariantInstanceType").enum)
+    shape = (
+        botocore.session.get_session()
+        .get_service_model("sagemaker")
+        .shape_for("ProductionVariantInstanceType")
+    )
+    return frozenset(getattr(shape, "enum", []))
 
 
 def _validate_instance_type(self: FakeEndpointConfig, instance_type: str) -> None:

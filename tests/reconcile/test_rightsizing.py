@@ -1,0 +1,339 @@
+"""EndpointRightsizing against the embedded AWS: recommend from CloudWatch, apply safely, and
+leave nothing half-done when AWS refuses, rolls back, or the operator restarts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from mlcost.api.v1alpha1.endpointrightsizing import EndpointRightsizingSpec, EndpointRightsizingStatus
+from mlcost.aws.endpoints import EndpointsClient
+from mlcost.constants import MANAGED_BY_TAG
+from mlcost.embedded.server import EmbeddedAws
+from mlcost.reconcile.results import ObjectRef
+from mlcost.reconcile.rightsizing import RightsizingReconciler, RightsizingResult
+from tests.conftest import client_of
+from tests.reconcile.conftest import Clock, ReconcilerFactory
+from tests.reconcile.test_budget_lifecycle import condition
+
+REF = ObjectRef("team-fraud", "fraud-scorer", generation=1)
+ENDPOINT, CONFIG = "fraud-scorer", "fraud-scorer-config"
+ROLE = "arn:aws:iam::123456789012:role/sm"
+OWNER = "team-fraud/fraud-scorer"
+
+
+@pytest.fixture
+def sagemaker(aws: EmbeddedAws) -> Any:
+    return client_of(aws, "sagemaker")
+
+
+@pytest.fixture
+def scorer(sagemaker: Any, aws: EmbeddedAws) -> None:
+    """ml.c5.2xlarge x2 with data capture, busy at 10% of its vCPUs for two days."""
+    sagemaker.create_model(
+        ModelName="fraud-model",
+        PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1"},
+        ExecutionRoleArn=ROLE,
+    )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=CONFIG,
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": "fraud-model",
+                "InstanceType": "ml.c5.2xlarge",
+                "InitialInstanceCount": 2,
+            }
+        ],
+        DataCaptureConfig={
+            "EnableCapture": True,
+            "InitialSamplingPercentage": 20,
+            "DestinationS3Uri": "s3://fraud/capture",
+            "CaptureOptions": [{"CaptureMode": "Input"}],
+        },
+        KmsKeyId="arn:aws:kms:us-east-1:123456789012:key/abc",
+    )
+    sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=CONFIG)
+    put_load(aws, cpu=80, memory=10, invocations=600)
+
+
+def put_load(aws: EmbeddedAws, *, cpu: float, memory: float, invocations: float, hours: int = 48) -> None:
+    cloudwatch = client_of(aws, "cloudwatch")
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    dims = [{"Name": "EndpointName", "Value": ENDPOINT}, {"Name": "VariantName", "Value": "AllTraffic"}]
+    for hour in range(1, hours + 1):
+        at = now - timedelta(hours=hour)
+        cloudwatch.put_metric_data(
+            Namespace="/aws/sagemaker/Endpoints",
+            MetricData=[
+                {"MetricName": "CPUUtilization", "Dimensions": dims, "Timestamp": at, "Value": cpu},
+                {"MetricName": "MemoryUtilization", "Dimensions": dims, "Timestamp": at, "Value": memory},
+            ],
+        )
+        cloudwatch.put_metric_data(
+            Namespace="AWS/SageMaker",
+            MetricData=[
+                {"MetricName": "Invocations", "Dimensions": dims, "Timestamp": at, "Value": invocations},
+                {
+                    "MetricName": "InvocationsPerInstance",
+                    "Dimensions": dims,
+                    "Timestamp": at,
+                    "Value": invocations / 2,
+                },
+            ],
+        )
+
+
+@pytest.fixture
+def rightsizing(make_reconciler: ReconcilerFactory, clock: Clock) -> RightsizingReconciler:
+    policies = make_reconciler()
+    return RightsizingReconciler(policies.sessions, lambda: policies.governance.catalogue, clock=clock)
+
+
+def spec(**fields: Any) -> EndpointRightsizingSpec:
+    return EndpointRightsizingSpec.model_validate({"endpointName": ENDPOINT, **fields})
+
+
+APPLY = {"mode": "Apply", "candidates": {"instanceTypes": ["ml.c5.xlarge", "ml.c5.2xlarge"]}}
+
+
+def sweep(
+    rightsizing: RightsizingReconciler,
+    spec_: EndpointRightsizingSpec,
+    previous: EndpointRightsizingStatus | None = None,
+) -> RightsizingResult:
+    return rightsizing.reconcile(REF, spec_, previous)
+
+
+def writes(aws: EmbeddedAws) -> dict[tuple[str, str], int]:
+    return {
+        k: n
+        for k, n in aws.calls().items()
+        if k[0] in ("sagemaker", "application-autoscaling")
+        and not k[1].startswith(("Describe", "List", "Search"))
+    }
+
+
+def endpoint_config(sagemaker: Any) -> str:
+    return str(sagemaker.describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"])
+
+
+def test_recommend_mode_reports_the_cheapest_fit_and_changes_nothing(
+    rightsizing: RightsizingReconciler, scorer: None, aws: EmbeddedAws
+) -> None:
+    aws.reset_calls()
+
+    result = sweep(rightsizing, spec(candidates={"instanceTypes": ["ml.c5.xlarge", "ml.c5.2xlarge"]}))
+
+    status = result.status
+    assert condition(result, "Ready")[:2] == ("True", "Recommended")
+    assert status.current is not None and (status.current.instance_type, status.current.instance_count) == (
+        "ml.c5.2xlarge",
+        2,
+    )
+    rec = status.recommendation
+    assert rec is not None and (rec.instance_type, rec.instance_count) == ("ml.c5.xlarge", 1)
+    assert rec.monthly_savings is not None and rec.monthly_savings > 0
+    assert rec.source is not None and rec.source.value == "CloudWatch"
+    assert "vCPU" in rec.reason
+    assert [e.reason for e in result.outcome.events] == ["RecommendationChanged"]
+    assert writes(aws) == {}
+    assert sum(n for (svc, op), n in aws.calls().items() if op == "GetMetricData") == 1
+
+
+def test_too_little_data_is_insufficient_not_a_guess(
+    rightsizing: RightsizingReconciler, sagemaker: Any, aws: EmbeddedAws
+) -> None:
+    sagemaker.create_model(ModelName="m", PrimaryContainer={"Image": "i"}, ExecutionRoleArn=ROLE)
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=CONFIG,
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": "m",
+                "InstanceType": "ml.c5.2xlarge",
+                "InitialInstanceCount": 1,
+            }
+        ],
+    )
+    sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=CONFIG)
+
+    result = sweep(rightsizing, spec())
+
+    assert condition(result, "Ready")[:2] == ("True", "InsufficientData")
+    assert result.status.recommendation is None
+
+
+def test_missing_endpoint_and_wrong_variant(rightsizing: RightsizingReconciler, scorer: None) -> None:
+    missing = rightsizing.reconcile(
+        REF, EndpointRightsizingSpec.model_validate({"endpointName": "nope"}), None
+    )
+    wrong = sweep(rightsizing, spec(variantName="Blue"))
+
+    assert condition(missing, "Ready")[:2] == ("False", "EndpointNotFound")
+    _, reason, message = condition(wrong, "Ready")
+    assert reason == "VariantNotFound" and "AllTraffic" in message
+
+
+def test_apply_rolls_out_a_full_copy_and_records_it(
+    rightsizing: RightsizingReconciler, scorer: None, sagemaker: Any, aws: EmbeddedAws
+) -> None:
+    aws.set_transition_delay(0)  # the next look at the endpoint sees the update finished
+    started = sweep(rightsizing, spec(**APPLY))
+
+    rollout = started.status.rollout
+    assert rollout is not None and rollout.phase.value == "Updating"
+    new = rollout.endpoint_config
+    assert new.startswith("fraud-scorer-mlcost-")
+    copied = sagemaker.describe_endpoint_config(EndpointConfigName=new)
+    assert copied["ProductionVariants"][0]["InstanceType"] == "ml.c5.xlarge"
+    assert copied["ProductionVariants"][0]["InitialInstanceCount"] == 1
+    assert copied["DataCaptureConfig"]["DestinationS3Uri"] == "s3://fraud/capture"
+    assert copied["KmsKeyId"] == "arn:aws:kms:us-east-1:123456789012:key/abc"
+    tags = {
+        t["Key"]: t["Value"] for t in sagemaker.list_tags(ResourceArn=copied["EndpointConfigArn"])["Tags"]
+    }
+    assert tags[MANAGED_BY_TAG] == OWNER
+    assert condition(started, "Synced")[:2] == ("False", "EndpointUpdating")
+    assert "RolloutStarted" in [e.reason for e in started.outcome.events]
+
+    done = sweep(rightsizing, spec(**APPLY), started.status)
+
+    assert done.status.rollout is not None and done.status.rollout.phase.value == "Succeeded"
+    assert endpoint_config(sagemaker) == new
+    assert done.status.last_applied is not None and done.status.last_applied.to_endpoint_config == new
+    assert sagemaker.describe_endpoint_config(EndpointConfigName=CONFIG)  # not ours: kept
+    assert condition(done, "Synced")[0] == "True"
+
+
+def test_rollback_is_reported_and_never_retried(
+    rightsizing: RightsizingReconciler, scorer: None, sagemaker: Any, aws: EmbeddedAws
+) -> None:
+    aws.set_transition_delay(0)
+    started = sweep(rightsizing, spec(**APPLY))
+    new = started.status.rollout.endpoint_config  # type: ignore[union-attr]
+    aws.fail_endpoint_config(new, "Alarm fraud-scorer-5xx fired")
+
+    rolled_back = sweep(rightsizing, spec(**APPLY), started.status)
+    again = sweep(rightsizing, spec(**APPLY), rolled_back.status)
+
+    assert rolled_back.status.rollout is not None and rolled_back.status.rollout.phase.value == "RolledBack"
+    assert "RolloutRolledBack" in [e.reason for e in rolled_back.outcome.events]
+    assert rolled_back.status.failed_endpoint_configs == [new]
+    assert endpoint_config(sagemaker) == CONFIG
+    assert new not in [c["EndpointConfigName"] for c in sagemaker.list_endpoint_configs()["EndpointConfigs"]]
+    assert "RolloutStarted" not in [e.reason for e in again.outcome.events]
+    assert "failed before" in condition(again, "Ready")[2]
+
+
+def test_outside_the_window_only_recommends(
+    rightsizing: RightsizingReconciler, scorer: None, aws: EmbeddedAws, clock: Clock
+) -> None:
+    other_day = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[(clock.now.weekday() + 3) % 7]
+    aws.reset_calls()
+
+    result = sweep(rightsizing, spec(**APPLY, apply={"maintenanceWindow": f"{other_day} 02:00-04:00"}))
+
+    assert result.status.recommendation is not None
+    assert "waiting for the maintenance window" in condition(result, "Ready")[2]
+    assert writes(aws) == {}
+
+
+def test_update_refused_leaves_no_config_behind(
+    rightsizing: RightsizingReconciler, scorer: None, sagemaker: Any, aws: EmbeddedAws
+) -> None:
+    aws.inject_error(
+        "sagemaker", "UpdateEndpoint", "ValidationException", "Cannot update in-progress endpoint", count=None
+    )
+
+    result = sweep(rightsizing, spec(**APPLY))
+
+    assert condition(result, "Ready")[:2] == ("False", "InvalidSpec")
+    assert "Cannot update in-progress endpoint" in condition(result, "Ready")[2]
+    names = [c["EndpointConfigName"] for c in sagemaker.list_endpoint_configs()["EndpointConfigs"]]
+    assert names == [CONFIG]
+    assert endpoint_config(sagemaker) == CONFIG
+
+
+def test_config_orphaned_by_a_restart_is_cleaned_up(
+    rightsizing: RightsizingReconciler, scorer: None, sagemaker: Any, aws: EmbeddedAws
+) -> None:
+    # The operator created its config, then stopped before UpdateEndpoint.
+    endpoints = EndpointsClient(sagemaker)
+    source = endpoints.describe_config(CONFIG)
+    assert source is not None
+    endpoints.create_config_copy(
+        source, "fraud-scorer-mlcost-0123456789", {"AllTraffic": ("ml.c5.xlarge", 1)}, OWNER
+    )
+
+    result = sweep(rightsizing, spec())  # a restarted operator, in Recommend mode now
+
+    assert "EndpointConfigDeleted" in [e.reason for e in result.outcome.events]
+    names = [c["EndpointConfigName"] for c in sagemaker.list_endpoint_configs()["EndpointConfigs"]]
+    assert names == [CONFIG]
+
+
+def test_endpoint_updating_is_never_touched(
+    rightsizing: RightsizingReconciler, scorer: None, sagemaker: Any, aws: EmbeddedAws
+) -> None:
+    aws.set_transition_delay(10)
+    sagemaker.create_endpoint_config(
+        EndpointConfigName="manual",
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": "fraud-model",
+                "InstanceType": "ml.c5.2xlarge",
+                "InitialInstanceCount": 2,
+            }
+        ],
+    )
+    sagemaker.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName="manual")
+    aws.reset_calls()
+
+    result = sweep(rightsizing, spec(**APPLY))
+
+    assert condition(result, "Synced")[:2] == ("False", "EndpointUpdating")
+    assert "only changed when InService" in condition(result, "Ready")[2]
+    assert ("sagemaker", "UpdateEndpoint") not in writes(aws)
+
+
+def test_autoscaling_is_managed_and_removed_with_the_spec(
+    rightsizing: RightsizingReconciler, scorer: None, aws: EmbeddedAws
+) -> None:
+    scaling = {"targetInvocationsPerInstance": 1000, "minInstances": 1, "maxInstances": 4}
+    autoscaling = client_of(aws, "application-autoscaling")
+
+    first = sweep(rightsizing, spec(autoscaling=scaling))
+    aws.reset_calls()
+    second = sweep(rightsizing, spec(autoscaling=scaling), first.status)
+    assert writes(aws) == {}
+    targets = autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
+    assert [(t["MinCapacity"], t["MaxCapacity"]) for t in targets] == [(1, 4)]
+    assert "AutoscalingUpdated" in [e.reason for e in first.outcome.events]
+
+    removed = sweep(rightsizing, spec(), second.status)
+
+    assert "AutoscalingRemoved" in [e.reason for e in removed.outcome.events]
+    assert autoscaling.describe_scaling_policies(ServiceNamespace="sagemaker")["ScalingPolicies"] == []
+
+
+def test_inference_recommender_job_not_done_is_a_condition(
+    rightsizing: RightsizingReconciler, scorer: None, aws: EmbeddedAws
+) -> None:
+    result = sweep(rightsizing, spec(inferenceRecommender={"jobName": "fraud-scorer-ir"}))
+
+    status, reason, message = condition(result, "InferenceRecommender")
+    assert (status, reason) == ("False", "JobNotFound")
+    assert "CloudWatch alone" in message
+    assert result.status.recommendation is not None  # still recommends from CloudWatch
+
+
+def test_unknown_candidate_is_a_condition(rightsizing: RightsizingReconciler, scorer: None) -> None:
+    result = sweep(rightsizing, spec(candidates={"instanceTypes": ["ml.c5.xlarge", "ml.zz9.huge"]}))
+
+    status, reason, message = condition(result, "CandidatesPriced")
+    assert (status, reason) == ("False", "UnknownCandidates")
+    assert "ml.zz9.huge" in message
