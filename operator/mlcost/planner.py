@@ -13,7 +13,8 @@ from mlcost.domain.spend import SpendCache
 from mlcost.manifests import Manifest
 from mlcost.reconcile.policy import PolicyReconciler, PolicyResult
 from mlcost.reconcile.results import ObjectRef
-from mlcost.report import plan_lines
+from mlcost.reconcile.rightsizing import RightsizingReconciler
+from mlcost.report import plan_lines, rightsizing_plan_lines
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 
@@ -27,11 +28,18 @@ def plan_manifests(manifests: list[Manifest], *, region: str | None, endpoint_ur
         max_attempts=config.aws_max_attempts,
     )
     reconciler = PolicyReconciler(sessions, SpendCache(timedelta(hours=1)))
+    rightsizings = RightsizingReconciler(sessions, lambda: reconciler.governance.catalogue)
     code = EXIT_OK
     for manifest in manifests:
         ref = ObjectRef(manifest.metadata.namespace, manifest.metadata.name, generation=1)
         if not isinstance(manifest, MLCostPolicy):
-            print(f"EndpointRightsizing {ref.key}: planning of rightsizing is not supported yet; skipped")
+            sized = rightsizings.reconcile(ref, manifest.spec, None, dry_run=True)
+            for line in rightsizing_plan_lines(ref, sized, manifest.spec.mode):
+                print(f"EndpointRightsizing {line}")
+            if sized.outcome.error:
+                code = EXIT_ERROR
+            elif sized.actions and code == EXIT_OK:
+                code = EXIT_CHANGES
             continue
         result = reconciler.reconcile(ref, manifest.spec, None, dry_run=True, read_spend=False)
         for line in plan_lines(ref, result, manifest.spec.mode):

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from mlcost.api.v1alpha1.endpointrightsizing import RightsizingMode
 from mlcost.api.v1alpha1.mlcostpolicy import PolicyMode
 from mlcost.domain import conditions as cond
 from mlcost.reconcile.policy import PolicyResult
 from mlcost.reconcile.results import ObjectRef
+from mlcost.reconcile.rightsizing import RightsizingResult
 from mlcost.render import money, table
 
 
@@ -30,7 +34,7 @@ def budget_table(results: list[tuple[ObjectRef, PolicyResult]]) -> str:
     return table(["POLICY", "BUDGET", "LIMIT $", "SPEND $", "FORECAST $", "USED", "READY"], rows)
 
 
-def changes_and_events(results: list[tuple[ObjectRef, PolicyResult]]) -> str:
+def changes_and_events(results: Sequence[tuple[ObjectRef, PolicyResult | RightsizingResult]]) -> str:
     lines = []
     for ref, result in results:
         for event in result.outcome.events:
@@ -112,3 +116,56 @@ def compliance_report(results: list[tuple[ObjectRef, PolicyResult]]) -> str:
         if rows:
             blocks.append(table(["TYPE", "NAME", "RULE", "$/MONTH", "ACTION", "DETAIL"], rows))
     return "\n".join(blocks)
+
+
+def rightsizing_report(results: list[tuple[ObjectRef, RightsizingResult]]) -> str:
+    """Each rightsizing's current and recommended configuration per variant, with the reason."""
+    rows, reasons = [], []
+    for ref, result in results:
+        ready = cond.get_condition(result.status.conditions, cond.READY)
+        for variant in result.status.variants or []:
+            current, rec = variant.current, variant.recommendation
+            rows.append(
+                [
+                    ref.key,
+                    variant.name,
+                    f"{current.instance_type} x{current.instance_count}" if current else "-",
+                    money(current.monthly_cost if current else None),
+                    f"{rec.instance_type} x{rec.instance_count}" if rec else variant.outcome,
+                    money(rec.monthly_savings if rec else None),
+                    rec.source.value if rec and rec.source else "-",
+                ]
+            )
+            reasons.append(f"  {ref.key}/{variant.name}: {variant.reason}")
+        if not result.status.variants and ready:
+            reasons.append(f"  {ref.key}: {ready.reason}: {ready.message}")
+        if result.apply_note:
+            reasons.append(f"  {ref.key}: Apply: {result.apply_note}")
+    header = ["RIGHTSIZING", "VARIANT", "CURRENT", "$/MONTH", "RECOMMENDED", "SAVES $/MO", "SOURCE"]
+    return "\n".join([table(header, rows), *reasons])
+
+
+def rightsizing_plan_lines(ref: ObjectRef, result: RightsizingResult, mode: RightsizingMode) -> list[str]:
+    """What `mlcost plan` prints for one EndpointRightsizing."""
+    if result.outcome.error:
+        return [f"{ref.key}: error: {result.outcome.error.message}"]
+    ready = cond.get_condition(result.status.conditions, cond.READY)
+    lines = []
+    for variant in result.status.variants or []:
+        rec = variant.recommendation
+        target = (
+            f"{rec.instance_type} x{rec.instance_count}, saves ${rec.monthly_savings}/month"
+            if rec
+            else variant.outcome
+        )
+        lines.append(f"{ref.key}/{variant.name}: {target}")
+        lines.append(f"  {variant.reason}")
+    if not lines and ready:
+        lines.append(f"{ref.key}: {ready.reason}: {ready.message}")
+    if mode is RightsizingMode.APPLY:
+        lines.append(
+            f"{ref.key}: Apply would {result.apply_note}"
+            if result.actions
+            else f"{ref.key}: Apply: {result.apply_note}"
+        )
+    return lines

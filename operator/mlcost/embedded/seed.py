@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -17,7 +17,7 @@ FRAUD_TAGS = {"team": "fraud", "cost-center": "cc-0042", "project": "scoring"}
 
 # (endpoint, instance type, count, tags): one well tagged, one missing a tag, one idle.
 ENDPOINTS = [
-    ("fraud-scorer", "ml.m5.2xlarge", 2, FRAUD_TAGS),
+    ("fraud-scorer", "ml.c5.2xlarge", 2, FRAUD_TAGS),
     ("fraud-shadow", "ml.g4dn.xlarge", 1, {"team": "fraud", "project": "shadow"}),
     ("fraud-legacy", "ml.c5.xlarge", 1, {"team": "fraud", "cost-center": "cc-0042"}),
 ]
@@ -49,10 +49,11 @@ def demo_session(aws: EmbeddedAws) -> boto3.Session:
     return boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=aws.region)
 
 
-def seed_account(aws: EmbeddedAws, today: date, sagemaker: Any, account_id: str) -> Seeded:
-    """Create the team's SageMaker resources and queue its Cost Explorer history.
+def seed_account(aws: EmbeddedAws, today: date, sagemaker: Any, cloudwatch: Any, account_id: str) -> Seeded:
+    """Create the team's SageMaker resources, their CloudWatch load, and Cost Explorer history.
 
-    `sagemaker` is a client acting in `account_id`, the account the demo policies govern.
+    `sagemaker` and `cloudwatch` are clients acting in `account_id`, the account the demo
+    policies govern.
     """
     for name, instance_type, count, tags in ENDPOINTS:
         _endpoint(sagemaker, name, instance_type, count, tags)
@@ -67,6 +68,8 @@ def seed_account(aws: EmbeddedAws, today: date, sagemaker: Any, account_id: str)
     for name, instance_type, spot, hours in TRAINING_JOBS:
         _training_job(sagemaker, name, instance_type, spot, hours)
     _report_billed_time(account_id, aws.region)
+    _endpoint_load(cloudwatch, "fraud-scorer", today_hour=_hour_now())
+    _inference_recommender_job(aws, sagemaker, account_id)
     days = _queue_spend(aws, today, account_id)
     # "project" was never activated in Billing: the policy's condition points that out.
     aws.set_cost_allocation_tags(
@@ -115,6 +118,64 @@ def _training_job(sagemaker: Any, name: str, instance_type: str, spot: bool, hou
         StoppingCondition=stopping,
         EnableManagedSpotTraining=spot,
         Tags=_tags(FRAUD_TAGS),
+    )
+
+
+def _hour_now() -> datetime:
+    return datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def _endpoint_load(cloudwatch: Any, endpoint: str, today_hour: datetime, hours: int = 72) -> None:
+    """Three days of a quiet endpoint: 11% of its vCPUs at peak, little memory, steady traffic."""
+    dims = [{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": "AllTraffic"}]
+    for hour in range(1, hours + 1):
+        at = today_hour - timedelta(hours=hour)
+        busy = 88 if hour % 24 in (14, 15, 16) else 40  # afternoon peaks, CPUUtilization of 800
+        cloudwatch.put_metric_data(
+            Namespace="/aws/sagemaker/Endpoints",
+            MetricData=[
+                {"MetricName": "CPUUtilization", "Dimensions": dims, "Timestamp": at, "Value": busy},
+                {"MetricName": "MemoryUtilization", "Dimensions": dims, "Timestamp": at, "Value": 9.5},
+            ],
+        )
+        cloudwatch.put_metric_data(
+            Namespace="AWS/SageMaker",
+            MetricData=[
+                {"MetricName": "Invocations", "Dimensions": dims, "Timestamp": at, "Value": 24600},
+                {"MetricName": "InvocationsPerInstance", "Dimensions": dims, "Timestamp": at, "Value": 205},
+                {"MetricName": "ModelLatency", "Dimensions": dims, "Timestamp": at, "Value": 41000},
+            ],
+        )
+
+
+def _inference_recommender_job(aws: EmbeddedAws, sagemaker: Any, account_id: str) -> None:
+    """A finished Inference Recommender job for the scorer's model, as the example names it."""
+    sagemaker.create_inference_recommendations_job(
+        JobName="fraud-scorer-ir",
+        JobType="Default",
+        RoleArn=ROLE_ARN,
+        InputConfig={"ModelName": "fraud-scorer-model"},
+    )
+    aws.set_inference_recommendations(
+        "fraud-scorer-ir",
+        "COMPLETED",
+        [
+            {
+                "InstanceType": "ml.c5.xlarge",
+                "InitialInstanceCount": 1,
+                "CostPerHour": 0.204,
+                "ModelLatency": 38,
+                "MaxInvocations": 1450,
+            },
+            {
+                "InstanceType": "ml.m5.xlarge",
+                "InitialInstanceCount": 1,
+                "CostPerHour": 0.23,
+                "ModelLatency": 35,
+                "MaxInvocations": 1500,
+            },
+        ],
+        account_id=account_id,
     )
 
 

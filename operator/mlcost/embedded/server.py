@@ -186,6 +186,7 @@ class EmbeddedAws:
         recommendations: Iterable[dict[str, Any]] = (),
         *,
         failure_reason: str | None = None,
+        account_id: str | None = None,
     ) -> None:
         """Give an Inference Recommender job (created through the API) a status and, when
         COMPLETED, its recommendations: AWS's InferenceRecommendation dicts or the shorthand
@@ -197,7 +198,7 @@ class EmbeddedAws:
             recommendations,
             failure_reason=failure_reason,
             region=self.region,
-            account_id=self.account_id,
+            account_id=account_id or self.account_id,
         )
 
     # ------------------------------------------------------------------------ faults, calls
