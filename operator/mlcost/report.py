@@ -163,9 +163,5 @@ def rightsizing_plan_lines(ref: ObjectRef, result: RightsizingResult, mode: Righ
     if not lines and ready:
         lines.append(f"{ref.key}: {ready.reason}: {ready.message}")
     if mode is RightsizingMode.APPLY:
-        lines.append(
-            f"{ref.key}: Apply would {result.apply_note}"
-            if result.actions
-            else f"{ref.key}: Apply: {result.apply_note}"
-        )
+        lines.append(f"{ref.key}: Apply: {result.apply_note}")
     return lines

@@ -13,6 +13,9 @@ import pytest
 from mlcost.embedded.server import EmbeddedAws
 from tests.conftest import client_of
 from tests.reconcile.test_budget_lifecycle import create_foreign_budget
+from tests.reconcile.test_rightsizing import sagemaker, scorer
+
+__all__ = ["sagemaker", "scorer"]  # fixtures
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -145,6 +148,10 @@ def test_demo_once_creates_budget_and_shows_spend() -> None:
     assert "governs 3 Endpoint, 3 NotebookInstance, 3 TrainingJob" in run.stdout
     assert "Managed Spot saved 66.44% on 2 finished job(s)" in run.stdout
     assert "WouldStop" in run.stdout or "WouldTag" in run.stdout
+    assert (
+        "team-fraud/fraud-scorer  AllTraffic  ml.c5.2xlarge x2  595.68   ml.c5.xlarge x1  446.76"
+        in run.stdout
+    )
 
 
 GOVERNED = """\
@@ -181,3 +188,28 @@ def test_plan_shows_findings_and_what_enforce_does(
     assert lead in run.stdout
     assert "marked for InstanceTypeNotAllowed: will stop after the grace period (1d)" in run.stdout
     assert not [k for k in aws.calls() if k[1] in ("AddTags", "StopNotebookInstance")]
+
+
+RIGHTSIZING = """\
+apiVersion: mlcost.io/v1alpha1
+kind: EndpointRightsizing
+metadata: {name: fraud-scorer, namespace: team-fraud}
+spec:
+  endpointName: fraud-scorer
+  mode: Apply
+  candidates: {instanceTypes: [ml.c5.xlarge, ml.c5.2xlarge]}
+"""
+
+
+def test_plan_shows_the_recommendation_and_that_apply_would_act(
+    tmp_path: Path, aws: EmbeddedAws, scorer: None
+) -> None:
+    (tmp_path / "rightsizing.yaml").write_text(RIGHTSIZING)
+    aws.reset_calls()
+
+    run = mlcost("plan", "-f", str(tmp_path), "--endpoint-url", aws.endpoint_url)
+
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "team-fraud/fraud-scorer/AllTraffic: ml.c5.xlarge x1, saves $446.76/month" in run.stdout
+    assert "Apply: would roll out fraud-scorer-mlcost-" in run.stdout
+    assert not [k for k in aws.calls() if k[1] in ("CreateEndpointConfig", "UpdateEndpoint")]

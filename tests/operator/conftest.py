@@ -10,12 +10,13 @@ Usage in a test of the real operator::
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import pytest
 
+from mlcost.embedded.server import EmbeddedAws
 from tests.kube.fake_api import FakeKubeAPI
 from tests.kube.harness import OperatorRun, RunOperator
 from tests.kube.harness import run_operator as _run_operator
@@ -40,3 +41,21 @@ def run_operator(kube: FakeKubeAPI) -> RunOperator:
         return _run_operator(kube, module, **options)
 
     return start
+
+
+@pytest.fixture
+def aws(embedded_aws: EmbeddedAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[EmbeddedAws]:
+    """The operator's settings point it at the embedded AWS; its checks run every 0.2 s."""
+    embedded_aws.reset()
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": "us-east-1",
+        "MLCOST_AWS_ENDPOINT_URL": embedded_aws.endpoint_url,
+        "MLCOST_METRICS_PORT": "0",
+        "MLCOST_TICK": "200ms",
+        "MLCOST_RETRY_INTERVAL": "1s",
+        "MLCOST_AWS_MAX_ATTEMPTS": "2",
+    }.items():
+        monkeypatch.setenv(key, value)
+    yield embedded_aws

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -37,24 +36,6 @@ POLICY: dict[str, Any] = {
         }
     },
 }
-
-
-@pytest.fixture
-def aws(embedded_aws: EmbeddedAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[EmbeddedAws]:
-    """The operator's settings point it at the embedded AWS; its checks run every 0.2 s."""
-    embedded_aws.reset()
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_REGION": "us-east-1",
-        "MLCOST_AWS_ENDPOINT_URL": embedded_aws.endpoint_url,
-        "MLCOST_METRICS_PORT": "0",
-        "MLCOST_TICK": "200ms",
-        "MLCOST_RETRY_INTERVAL": "1s",
-        "MLCOST_AWS_MAX_ATTEMPTS": "2",
-    }.items():
-        monkeypatch.setenv(key, value)
-    yield embedded_aws
 
 
 @pytest.fixture
