@@ -337,3 +337,43 @@ def test_unknown_candidate_is_a_condition(rightsizing: RightsizingReconciler, sc
     status, reason, message = condition(result, "CandidatesPriced")
     assert (status, reason) == ("False", "UnknownCandidates")
     assert "ml.zz9.huge" in message
+
+
+def test_apply_with_managed_autoscaling_pauses_it_and_restores_it(
+    rightsizing: RightsizingReconciler, scorer: None, sagemaker: Any, aws: EmbeddedAws
+) -> None:
+    aws.set_transition_delay(0)
+    scaling = {"autoscaling": {"targetInvocationsPerInstance": 1000, "minInstances": 1, "maxInstances": 4}}
+    autoscaling = client_of(aws, "application-autoscaling")
+    recommended = sweep(rightsizing, spec(**scaling))  # Recommend mode registers the autoscaling
+    assert "AutoscalingUpdated" in [e.reason for e in recommended.outcome.events]
+
+    started = sweep(rightsizing, spec(**APPLY, **scaling), recommended.status)  # Apply pauses it
+    assert "AutoscalingPaused" in [e.reason for e in started.outcome.events]
+    assert started.status.rollout is not None
+    assert autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"] == []
+
+    done = sweep(rightsizing, spec(**APPLY, **scaling), started.status)
+
+    assert done.status.rollout is not None and done.status.rollout.phase.value == "Succeeded"
+    assert endpoint_config(sagemaker) == started.status.rollout.endpoint_config
+    targets = autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
+    assert [(t["MinCapacity"], t["MaxCapacity"]) for t in targets] == [(1, 4)]
+
+
+def test_autoscaling_registered_by_someone_else_blocks_apply(
+    rightsizing: RightsizingReconciler, scorer: None, sagemaker: Any, aws: EmbeddedAws
+) -> None:
+    client_of(aws, "application-autoscaling").register_scalable_target(
+        ServiceNamespace="sagemaker",
+        ResourceId=f"endpoint/{ENDPOINT}/variant/AllTraffic",
+        ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+        MinCapacity=2,
+        MaxCapacity=6,
+    )
+    aws.reset_calls()
+
+    result = sweep(rightsizing, spec(**APPLY))
+
+    assert "autoscaling the operator did not register" in condition(result, "Ready")[2]
+    assert ("sagemaker", "UpdateEndpoint") not in writes(aws)

@@ -67,7 +67,7 @@ class VariantMetrics:
 
     period: int
     invocations: SeriesSummary  # Sum
-    invocations_per_instance: SeriesSummary  # Maximum
+    invocations_per_instance: SeriesSummary  # Sum per minute
     model_latency: SeriesSummary  # Maximum
     cpu: SeriesSummary  # Maximum
     memory: SeriesSummary  # Maximum
@@ -100,14 +100,17 @@ class VariantMetrics:
 
 
 # VariantMetrics field -> (namespace, metric, statistic)
+# name -> (namespace, metric, statistic, period in seconds before CloudWatch's retention rounding)
 _VARIANT_SERIES = {
-    "invocations": (INVOCATIONS_NAMESPACE, "Invocations", "Sum"),
-    "invocations_per_instance": (INVOCATIONS_NAMESPACE, "InvocationsPerInstance", "Maximum"),
-    "model_latency": (INVOCATIONS_NAMESPACE, "ModelLatency", "Maximum"),
-    "cpu": (INSTANCE_NAMESPACE, "CPUUtilization", "Maximum"),
-    "memory": (INSTANCE_NAMESPACE, "MemoryUtilization", "Maximum"),
-    "gpu": (INSTANCE_NAMESPACE, "GPUUtilization", "Maximum"),
-    "gpu_memory": (INSTANCE_NAMESPACE, "GPUMemoryUtilization", "Maximum"),
+    "invocations": (INVOCATIONS_NAMESPACE, "Invocations", "Sum", UTILIZATION_PERIOD),
+    # Each request adds 1/instances to InvocationsPerInstance, so only a per-minute Sum is a
+    # rate: its peak is the busiest minute's invocations per instance.
+    "invocations_per_instance": (INVOCATIONS_NAMESPACE, "InvocationsPerInstance", "Sum", 60),
+    "model_latency": (INVOCATIONS_NAMESPACE, "ModelLatency", "Maximum", UTILIZATION_PERIOD),
+    "cpu": (INSTANCE_NAMESPACE, "CPUUtilization", "Maximum", UTILIZATION_PERIOD),
+    "memory": (INSTANCE_NAMESPACE, "MemoryUtilization", "Maximum", UTILIZATION_PERIOD),
+    "gpu": (INSTANCE_NAMESPACE, "GPUUtilization", "Maximum", UTILIZATION_PERIOD),
+    "gpu_memory": (INSTANCE_NAMESPACE, "GPUMemoryUtilization", "Maximum", UTILIZATION_PERIOD),
 }
 
 
@@ -185,10 +188,10 @@ class MetricsReader:
                 metric=metric,
                 dimensions=(("EndpointName", endpoint), ("VariantName", variant)),
                 stat=stat,
-                period=period,
+                period=allowed_period(base_period, start_age=window),
             )
             for variant in variants
-            for name, (namespace, metric, stat) in _VARIANT_SERIES.items()
+            for name, (namespace, metric, stat, base_period) in _VARIANT_SERIES.items()
         }
         series = self.datapoints(target, list(queries.values()), start=now - window, end=now)
         return {

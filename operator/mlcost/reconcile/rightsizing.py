@@ -149,7 +149,7 @@ class RightsizingReconciler:
         self._check_candidates(recommendation, status, previous, outcome, now, ref)
         if spec.mode is RightsizingMode.APPLY:
             result.apply_note = self._apply(
-                spec, endpoints, endpoint, config, recommendation, result, owner, now, dry_run
+                spec, target, endpoints, endpoint, config, recommendation, result, owner, now, dry_run
             )
         if not dry_run:
             self._autoscale(spec, target, endpoint.name, wanted, status, outcome, owner)
@@ -262,6 +262,7 @@ class RightsizingReconciler:
     def _apply(
         self,
         spec: EndpointRightsizingSpec,
+        target: AwsTarget,
         endpoints: EndpointsClient,
         endpoint: EndpointState,
         config: EndpointConfigState,
@@ -286,9 +287,24 @@ class RightsizingReconciler:
         if blocked:
             return blocked
         summary = ", ".join(f"{v}: {t} x{n}" for v, (t, n) in sorted(changes.items()))
+        scaling = VariantAutoscaling(self.sessions.client("application-autoscaling", target))
+        scaled = [v for v in changes if scaling.read(endpoint.name, v).target is not None]
+        foreign = [v for v in scaled if not scaling.read(endpoint.name, v).registered_by(owner)]
+        if foreign:
+            return (
+                f"not applied: variant(s) {', '.join(foreign)} have autoscaling the operator did not "
+                "register, and SageMaker refuses to change an autoscaled variant: deregister it, or let "
+                "spec.autoscaling manage it"
+            )
         if dry_run:
             result.actions.append(f"roll out {new_name} ({summary}) now")
             return f"would roll out {new_name} now ({summary})"
+        for variant in scaled:
+            # Ours is put back by the next reconcile once the endpoint is InService again.
+            scaling.remove(endpoint.name, variant, owner=owner)
+            outcome.info(
+                "AutoscalingPaused", f"{endpoint.name}/{variant}: autoscaling removed for the rollout"
+            )
         created = endpoints.create_config_copy(config, new_name, changes, owner)
         try:
             endpoints.update_endpoint(
@@ -426,6 +442,8 @@ class RightsizingReconciler:
     ) -> None:
         scaling = VariantAutoscaling(self.sessions.client("application-autoscaling", target))
         settings = spec.autoscaling
+        if status.rollout and status.rollout.phase is RolloutPhase.UPDATING:
+            return  # a variant cannot be (re)registered while its endpoint is updating
         if settings is None:
             for variant in status.managed_autoscaling or []:
                 if scaling.remove(endpoint, variant, owner=owner).changed:
