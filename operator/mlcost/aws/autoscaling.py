@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from mlcost.aws.errors import aws_call
+from mlcost.aws.errors import aws_call_or_gone
 from mlcost.constants import MANAGED_BY_TAG
 from mlcost.domain.errors import InvalidSpec, NotFound
 
@@ -83,15 +82,8 @@ class ScalingChange:
         )
 
 
-@contextmanager
-def _scaling(operation: str) -> Iterator[None]:
-    try:
-        with aws_call(f"application-autoscaling:{operation}"):
-            yield
-    except InvalidSpec as exc:
-        if any(hint in exc.message.lower() for hint in _GONE_HINTS):
-            raise NotFound(exc.message, operation=exc.operation) from exc
-        raise
+def _scaling(operation: str) -> AbstractContextManager[None]:
+    return aws_call_or_gone(f"application-autoscaling:{operation}", _GONE_HINTS)
 
 
 class VariantAutoscaling:

@@ -6,15 +6,15 @@ import copy
 import hashlib
 import json
 import re
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
-from mlcost.aws.errors import aws_call
+from mlcost.aws.errors import aws_call_or_gone
 from mlcost.constants import MANAGED_BY_TAG
 from mlcost.domain.errors import Conflict, InvalidSpec, NotFound
 
@@ -38,7 +38,6 @@ MAX_ROLLBACK_ALARMS = 10
 DEFAULT_BAKE_SECONDS = 300
 TRANSITIONAL_STATUSES = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"})
 # SageMaker answers ValidationException, not ResourceNotFound, for a missing endpoint or config.
-_GONE_HINTS = ("does not exist", "could not find", "not found", "cannot find")
 _ALREADY_EXISTS_HINTS = ("already existing", "already exists")
 _SAFE_HASH = re.compile(r"[a-z0-9]+")
 
@@ -252,16 +251,9 @@ def deployment_config(rollback_alarms: list[str], bake_seconds: int | None = Non
     return config
 
 
-@contextmanager
-def _sagemaker(operation: str) -> Iterator[None]:
+def _sagemaker(operation: str) -> AbstractContextManager[None]:
     """aws_call for SageMaker, raising NotFound for the ValidationException of a missing resource."""
-    try:
-        with aws_call(f"sagemaker:{operation}"):
-            yield
-    except InvalidSpec as exc:
-        if any(hint in exc.message.lower() for hint in _GONE_HINTS):
-            raise NotFound(exc.message, operation=exc.operation) from exc
-        raise
+    return aws_call_or_gone(f"sagemaker:{operation}")
 
 
 def _utc(value: Any) -> datetime | None:

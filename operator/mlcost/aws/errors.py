@@ -98,3 +98,20 @@ def aws_call(operation: str) -> Iterator[None]:
         yield
     except (ClientError, BotoCoreError) as exc:
         raise translate(exc, operation) from exc
+
+
+# SageMaker and Application Auto Scaling answer ValidationException, not a "not found" code,
+# for most missing resources: these words in the message mean the resource is gone.
+SAGEMAKER_GONE_HINTS = ("does not exist", "could not find", "not found", "cannot find")
+
+
+@contextmanager
+def aws_call_or_gone(operation: str, gone_hints: tuple[str, ...] = SAGEMAKER_GONE_HINTS) -> Iterator[None]:
+    """aws_call, raising NotFound for a rejection whose message says the resource is gone."""
+    try:
+        with aws_call(operation):
+            yield
+    except InvalidSpec as exc:
+        if any(hint in exc.message.lower() for hint in gone_hints):
+            raise NotFound(exc.message, operation=exc.operation) from exc
+        raise

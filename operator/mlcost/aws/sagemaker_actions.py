@@ -4,11 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlcost.aws.errors import aws_call
-from mlcost.domain.errors import InvalidSpec, NotFound
-
-# SageMaker answers ValidationException, not ResourceNotFound, for most missing resources.
-_GONE_HINTS = ("does not exist", "could not find", "not found", "cannot find")
+from mlcost.aws.errors import aws_call_or_gone
 
 
 class SageMakerActions:
@@ -18,13 +14,8 @@ class SageMakerActions:
         self._client = client
 
     def _call(self, operation: str, method: str, **params: Any) -> None:
-        try:
-            with aws_call(f"sagemaker:{operation}"):
-                getattr(self._client, method)(**params)
-        except InvalidSpec as exc:
-            if any(hint in exc.message.lower() for hint in _GONE_HINTS):
-                raise NotFound(exc.message, operation=exc.operation) from exc
-            raise
+        with aws_call_or_gone(f"sagemaker:{operation}"):
+            getattr(self._client, method)(**params)
 
     def add_tags(self, arn: str, tags: dict[str, str]) -> None:
         self._call(

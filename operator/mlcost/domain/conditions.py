@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol
 
 from mlcost.api.common import Condition, ConditionStatus
 
@@ -43,3 +44,29 @@ def set_condition(
 
 def get_condition(conditions: list[Condition], type_: str) -> Condition | None:
     return next((c for c in conditions if c.type == type_), None)
+
+
+class HasConditions(Protocol):
+    conditions: list[Condition]
+
+
+def set_on(
+    status: HasConditions,
+    type_: str,
+    ok: bool | ConditionStatus,
+    reason: str,
+    message: str,
+    *,
+    now: datetime,
+    generation: int | None,
+) -> None:
+    """set_condition on a status object in place."""
+    status.conditions = set_condition(
+        status.conditions, type_, ok, reason, message, now=now, generation=generation
+    )
+
+
+def reason_changed(previous: HasConditions, type_: str, reason: str) -> bool:
+    """Whether a condition's reason is new, so a repeated failure posts its Event only once."""
+    old = get_condition(previous.conditions, type_)
+    return old is None or old.reason != reason

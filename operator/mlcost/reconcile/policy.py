@@ -135,7 +135,7 @@ class PolicyReconciler:
         except MlcostError as exc:
             outcome.error = outcome.error or exc
             self._set(status, cond.COMPLIANT, ConditionStatus.UNKNOWN, exc.reason, exc.message, now, ref)
-            if _changed(previous, cond.COMPLIANT, exc.reason):
+            if cond.reason_changed(previous, cond.COMPLIANT, exc.reason):
                 outcome.warn(exc.reason, f"Cannot evaluate governance rules: {exc.message}")
             return
         result.governance = governed
@@ -164,7 +164,7 @@ class PolicyReconciler:
                 "on them see no cost. Activate them in Billing > Cost allocation tags."
             )
             self._set(status, cond.COST_ALLOCATION_TAGS, False, "TagsInactive", message, now, ref)
-            if _changed(previous, cond.COST_ALLOCATION_TAGS, "TagsInactive"):
+            if cond.reason_changed(previous, cond.COST_ALLOCATION_TAGS, "TagsInactive"):
                 outcome.warn("CostAllocationTagsInactive", message)
         elif not dry_run:
             self._set(
@@ -198,7 +198,7 @@ class PolicyReconciler:
                 now,
                 ref,
             )
-            if _changed(previous, cond.BUDGET_SYNCED, plan.blocker.value):
+            if cond.reason_changed(previous, cond.BUDGET_SYNCED, plan.blocker.value):
                 outcome.warn(plan.blocker.value, plan.blocker_message)
             return
         status.budget = sync.status
@@ -217,7 +217,7 @@ class PolicyReconciler:
         self._set(status, cond.BUDGET_SYNCED, True, reason, message, now, ref)
         if sync.spend_error:
             outcome.error = sync.spend_error
-            if _changed(previous, cond.READY, sync.spend_error.reason):
+            if cond.reason_changed(previous, cond.READY, sync.spend_error.reason):
                 outcome.warn(sync.spend_error.reason, f"Cannot read spend: {sync.spend_error.message}")
 
     def _budget_failed(
@@ -231,7 +231,7 @@ class PolicyReconciler:
     ) -> None:
         log.warning("%s: budget not synced: %s", ref.key, exc.message)
         self._set(status, cond.BUDGET_SYNCED, False, exc.reason, exc.message, now, ref)
-        if _changed(previous, cond.BUDGET_SYNCED, exc.reason) or outcome.changes:
+        if cond.reason_changed(previous, cond.BUDGET_SYNCED, exc.reason) or outcome.changes:
             outcome.warn(exc.reason, exc.message)
 
     def _set_ready(self, status: MLCostPolicyStatus, outcome: Outcome, now: datetime, ref: ObjectRef) -> None:
@@ -262,9 +262,7 @@ class PolicyReconciler:
         now: datetime,
         ref: ObjectRef,
     ) -> None:
-        status.conditions = cond.set_condition(
-            status.conditions, type_, ok, reason, message, now=now, generation=ref.generation
-        )
+        cond.set_on(status, type_, ok, reason, message, now=now, generation=ref.generation)
 
     def finalize(
         self, ref: ObjectRef, spec: MLCostPolicySpec, previous: MLCostPolicyStatus | None
@@ -278,12 +276,6 @@ class PolicyReconciler:
         )
         self.budget.remove(ref, spec.budget, self.target(spec), name, outcome)
         return outcome
-
-
-def _changed(previous: MLCostPolicyStatus, type_: str, reason: str) -> bool:
-    """Whether a condition's reason is new, so a repeated failure posts its Event only once."""
-    old = cond.get_condition(previous.conditions, type_)
-    return old is None or old.reason != reason
 
 
 def violations_by_rule_and_type(result: PolicyResult) -> dict[tuple[str, str], int]:

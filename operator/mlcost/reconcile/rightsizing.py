@@ -99,7 +99,7 @@ class RightsizingReconciler:
             result.outcome.error = exc
             log.warning("%s: %s", ref.key, exc.message)
             self._set(status, cond.READY, False, exc.reason, exc.message, now, ref)
-            if _reason_changed(previous, cond.READY, exc.reason):
+            if cond.reason_changed(previous, cond.READY, exc.reason):
                 result.outcome.warn(exc.reason, exc.message)
         return result
 
@@ -180,7 +180,7 @@ class RightsizingReconciler:
             extra = f": {job.failure_reason}" if job and job.failure_reason else ""
             message = f"Inference Recommender job {name} {detail}{extra}; recommending from CloudWatch alone"
             self._set(status, INFERENCE_RECOMMENDER, False, reason, message, now, ref)
-            if _reason_changed(previous, INFERENCE_RECOMMENDER, reason):
+            if cond.reason_changed(previous, INFERENCE_RECOMMENDER, reason):
                 outcome.warn("InferenceRecommender" + reason, message)
             return {}
         results = [
@@ -250,7 +250,7 @@ class RightsizingReconciler:
                 "Add them with a price override (MLCOST_PRICE_CATALOGUE) or remove them from spec.candidates."
             )
             self._set(status, CANDIDATES, False, "UnknownCandidates", message, now, ref)
-            if _reason_changed(previous, CANDIDATES, "UnknownCandidates"):
+            if cond.reason_changed(previous, CANDIDATES, "UnknownCandidates"):
                 outcome.warn("UnknownCandidates", message)
         else:
             self._set(
@@ -508,7 +508,7 @@ class RightsizingReconciler:
     ) -> None:
         self._set(result.status, cond.READY, False, reason, message, now, ref)
         self._set(result.status, SYNCED, ConditionStatus.UNKNOWN, reason, message, now, ref)
-        if _reason_changed(previous, cond.READY, reason):
+        if cond.reason_changed(previous, cond.READY, reason):
             result.outcome.warn(reason, message)
 
     @staticmethod
@@ -521,9 +521,7 @@ class RightsizingReconciler:
         now: datetime,
         ref: ObjectRef,
     ) -> None:
-        status.conditions = cond.set_condition(
-            status.conditions, type_, ok, reason, message, now=now, generation=ref.generation
-        )
+        cond.set_on(status, type_, ok, reason, message, now=now, generation=ref.generation)
 
     def finalize(
         self, ref: ObjectRef, spec: EndpointRightsizingSpec, previous: EndpointRightsizingStatus | None
@@ -574,8 +572,3 @@ def _observed(
         invocations_per_instance_peak=metrics.invocations_per_instance.peak,
         invocations_total=metrics.invocations.total,
     )
-
-
-def _reason_changed(previous: EndpointRightsizingStatus, type_: str, reason: str) -> bool:
-    old = cond.get_condition(previous.conditions, type_)
-    return old is None or old.reason != reason
