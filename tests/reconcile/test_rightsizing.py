@@ -377,3 +377,20 @@ def test_autoscaling_registered_by_someone_else_blocks_apply(
 
     assert "autoscaling the operator did not register" in condition(result, "Ready")[2]
     assert ("sagemaker", "UpdateEndpoint") not in writes(aws)
+
+
+def test_throttled_cloudwatch_is_reported_then_converges(
+    make_reconciler: ReconcilerFactory, clock: Clock, scorer: None, aws: EmbeddedAws
+) -> None:
+    policies = make_reconciler(max_attempts=1)
+    rightsizing = RightsizingReconciler(policies.sessions, lambda: policies.governance.catalogue, clock=clock)
+    aws.inject_error("cloudwatch", "GetMetricData", "Throttling", "Rate exceeded", count=None)
+
+    throttled = sweep(rightsizing, spec())
+
+    assert condition(throttled, "Ready")[:2] == ("False", "Throttled")
+    assert [e.reason for e in throttled.outcome.events] == ["Throttled"]
+    aws.clear_errors()
+    healed = sweep(rightsizing, spec(), throttled.status)
+    assert condition(healed, "Ready")[0] == "True"
+    assert healed.status.recommendation is not None
