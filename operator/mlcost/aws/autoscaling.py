@@ -174,29 +174,24 @@ class VariantAutoscaling:
             )
         state = self.read(endpoint, variant)
         rid = state.resource_id
-        registered = updated = put = False
-        if state.target is None:
+        registered = state.target is None
+        updated = state.target is not None and (
+            (state.target.min_capacity, state.target.max_capacity) != (min_capacity, max_capacity)
+        )
+        if registered or updated:
+            request: dict[str, Any] = {
+                "ServiceNamespace": NAMESPACE,
+                "ResourceId": rid,
+                "ScalableDimension": DIMENSION,
+                "MinCapacity": min_capacity,
+                "MaxCapacity": max_capacity,
+            }
+            if registered:
+                # Tags apply only when the call creates the target: the ownership marker.
+                request["Tags"] = {MANAGED_BY_TAG: owner}
             with _scaling("RegisterScalableTarget"):
-                self._client.register_scalable_target(
-                    ServiceNamespace=NAMESPACE,
-                    ResourceId=rid,
-                    ScalableDimension=DIMENSION,
-                    MinCapacity=min_capacity,
-                    MaxCapacity=max_capacity,
-                    # Tags apply only when the call creates the target: the ownership marker.
-                    Tags={MANAGED_BY_TAG: owner},
-                )
-            registered = True
-        elif (state.target.min_capacity, state.target.max_capacity) != (min_capacity, max_capacity):
-            with _scaling("RegisterScalableTarget"):
-                self._client.register_scalable_target(
-                    ServiceNamespace=NAMESPACE,
-                    ResourceId=rid,
-                    ScalableDimension=DIMENSION,
-                    MinCapacity=min_capacity,
-                    MaxCapacity=max_capacity,
-                )
-            updated = True
+                self._client.register_scalable_target(**request)
+        put = False
         policy = state.policy
         if (
             policy is None

@@ -9,13 +9,14 @@ from datetime import datetime, timedelta
 
 from mlcost.api.common import ConditionStatus
 from mlcost.api.v1alpha1.mlcostpolicy import MLCostPolicySpec, MLCostPolicyStatus
-from mlcost.aws.session import AwsSessions, AwsTarget
+from mlcost.aws.session import AwsSessions
 from mlcost.catalogue import load_default_catalogue
 from mlcost.domain import conditions as cond
 from mlcost.domain.budget import default_budget_name
 from mlcost.domain.catalogue import PriceCatalogue
 from mlcost.domain.errors import MlcostError
 from mlcost.domain.spend import SpendCache
+from mlcost.reconcile.base import Reconciler
 from mlcost.reconcile.budget import BudgetReconciler, BudgetSync
 from mlcost.reconcile.governance import GovernanceReconciler, GovernanceResult
 from mlcost.reconcile.results import ObjectRef, Outcome, utcnow
@@ -36,7 +37,7 @@ class PolicyResult:
         return bool(ready and ready.status == "True")
 
 
-class PolicyReconciler:
+class PolicyReconciler(Reconciler):
     """Everything an MLCostPolicy asks of AWS, without knowing about kopf."""
 
     def __init__(
@@ -48,16 +49,11 @@ class PolicyReconciler:
         catalogue: PriceCatalogue | None = None,
         inventory_max_age: timedelta = timedelta(minutes=2),
     ) -> None:
-        self.sessions = sessions
-        self.clock = clock
+        super().__init__(sessions, clock)
         self.budget = BudgetReconciler(sessions, spend_cache)
         self.governance = GovernanceReconciler(
             sessions, catalogue or load_default_catalogue(), inventory_max_age=inventory_max_age
         )
-
-    def target(self, spec: MLCostPolicySpec) -> AwsTarget:
-        aws = spec.aws
-        return self.sessions.target(aws.region if aws else None, aws.role_arn if aws else None)
 
     def reconcile(
         self,
@@ -251,18 +247,6 @@ class PolicyReconciler:
                 now,
                 ref,
             )
-
-    @staticmethod
-    def _set(
-        status: MLCostPolicyStatus,
-        type_: str,
-        ok: bool | ConditionStatus,
-        reason: str,
-        message: str,
-        now: datetime,
-        ref: ObjectRef,
-    ) -> None:
-        cond.set_on(status, type_, ok, reason, message, now=now, generation=ref.generation)
 
     def finalize(
         self, ref: ObjectRef, spec: MLCostPolicySpec, previous: MLCostPolicyStatus | None

@@ -37,6 +37,7 @@ from mlcost.domain.rightsizing import (
     recommend_endpoint,
 )
 from mlcost.domain.rightsizing import VariantStatus as Outcome_
+from mlcost.reconcile.base import Reconciler
 from mlcost.reconcile.results import ObjectRef, Outcome, utcnow
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ class RightsizingResult:
         return bool(ready and ready.status == "True")
 
 
-class RightsizingReconciler:
+class RightsizingReconciler(Reconciler):
     """Everything an EndpointRightsizing asks of AWS, without knowing about kopf."""
 
     def __init__(
@@ -70,14 +71,9 @@ class RightsizingReconciler:
         catalogue: Callable[[], PriceCatalogue],
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self.sessions = sessions
+        super().__init__(sessions, clock)
         self.catalogue = catalogue
-        self.clock = clock
         self.metrics = MetricsReader(sessions)
-
-    def target(self, spec: EndpointRightsizingSpec) -> AwsTarget:
-        aws = spec.aws
-        return self.sessions.target(aws.region if aws else None, aws.role_arn if aws else None)
 
     def reconcile(
         self,
@@ -510,18 +506,6 @@ class RightsizingReconciler:
         self._set(result.status, SYNCED, ConditionStatus.UNKNOWN, reason, message, now, ref)
         if cond.reason_changed(previous, cond.READY, reason):
             result.outcome.warn(reason, message)
-
-    @staticmethod
-    def _set(
-        status: EndpointRightsizingStatus,
-        type_: str,
-        ok: bool | ConditionStatus,
-        reason: str,
-        message: str,
-        now: datetime,
-        ref: ObjectRef,
-    ) -> None:
-        cond.set_on(status, type_, ok, reason, message, now=now, generation=ref.generation)
 
     def finalize(
         self, ref: ObjectRef, spec: EndpointRightsizingSpec, previous: EndpointRightsizingStatus | None
