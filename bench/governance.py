@@ -11,13 +11,12 @@ policy.
 
 from __future__ import annotations
 
-import argparse
 import math
 import time
 from collections import Counter
 from datetime import timedelta
 
-from inventory import report, resources_read, seeded_account  # bench/ is the script directory
+from inventory import report, resources_read, run_sizes, seeded_account  # bench/ is the script directory
 
 from mlcost.api.v1alpha1.mlcostpolicy import MLCostPolicySpec, MLCostPolicyStatus
 from mlcost.domain.spend import SpendCache
@@ -67,12 +66,7 @@ def bench(resources: int, teams: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--resources", type=int, nargs="+", default=[1000, 10000])
-    parser.add_argument("--teams", type=int, default=20)
-    args = parser.parse_args()
-    for resources in sorted(args.resources):
-        bench(resources, args.teams)
+    run_sizes(bench, __doc__)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import multiprocessing
 import resource
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
@@ -27,12 +27,14 @@ import boto3
 
 from mlcost.aws.inventory import InventoryReader
 from mlcost.aws.session import AwsSessions, CountingRecorder
-from mlcost.embedded.server import EmbeddedAws
 
 
 def serve(resources: int, teams: int, pipe: Connection, stop: Event) -> None:
     """Child process: start and seed the embedded AWS, send its URL, serve until told to stop."""
+    # Imported here, in the child only: moto must not count towards the operator's memory.
     from seed import seed_sagemaker  # bench/ is the child's script directory too
+
+    from mlcost.embedded.server import EmbeddedAws
 
     with EmbeddedAws() as aws:
         started = time.perf_counter()
@@ -113,14 +115,19 @@ def bench(resources: int, teams: int) -> None:
             )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+def run_sizes(bench_one: Callable[[int, int], None], doc: str | None) -> None:
+    """Parse --resources/--teams and run bench_one for each size."""
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
     parser.add_argument("--resources", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--teams", type=int, default=20)
     args = parser.parse_args()
     # Ascending, so that the peak RSS printed for each size is that size's (ru_maxrss only grows).
     for resources in sorted(args.resources):
-        bench(resources, args.teams)
+        bench_one(resources, args.teams)
+
+
+def main() -> None:
+    run_sizes(bench, __doc__)
 
 
 if __name__ == "__main__":

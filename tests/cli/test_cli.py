@@ -13,6 +13,7 @@ import pytest
 from mlcost.embedded.server import EmbeddedAws
 from tests.conftest import client_of
 from tests.reconcile.test_budget_lifecycle import create_foreign_budget
+from tests.reconcile.test_governance import notebook
 from tests.reconcile.test_rightsizing import sagemaker, scorer
 
 __all__ = ["sagemaker", "scorer"]  # fixtures
@@ -172,12 +173,7 @@ def test_plan_shows_findings_and_what_enforce_does(
     tmp_path: Path, aws: EmbeddedAws, mode: str, code: int, lead: str
 ) -> None:
     sagemaker = client_of(aws, "sagemaker")
-    sagemaker.create_notebook_instance(
-        NotebookInstanceName="fraud-gpu",
-        InstanceType="ml.m5.xlarge",
-        RoleArn="arn:aws:iam::123456789012:role/sm",
-        Tags=[{"Key": "team", "Value": "fraud"}],
-    )
+    notebook(sagemaker, "fraud-gpu", "ml.m5.xlarge", tags={"team": "fraud"})
     (tmp_path / "policy.yaml").write_text(GOVERNED.replace("MODE", mode))
 
     run = mlcost("plan", "-f", str(tmp_path), "--endpoint-url", aws.endpoint_url)

@@ -16,6 +16,7 @@ from tests.kube.fake_api import FakeKubeAPI
 from tests.kube.harness import RunOperator
 from tests.reconcile.conftest import mutating_calls
 from tests.reconcile.test_budget_lifecycle import create_foreign_budget
+from tests.reconcile.test_governance import notebook
 
 MODULE = "mlcost.handlers.main"
 PLURAL = "mlcostpolicies"
@@ -192,12 +193,7 @@ async def test_enforce_policy_marks_then_stops_a_notebook(
 ) -> None:
     monkeypatch.setenv("MLCOST_INVENTORY_MAX_AGE", "0s")
     sagemaker = client_of(aws, "sagemaker")
-    sagemaker.create_notebook_instance(
-        NotebookInstanceName="fraud-gpu",
-        InstanceType="ml.m5.xlarge",
-        RoleArn="arn:aws:iam::123456789012:role/sm",
-        Tags=[{"Key": "team", "Value": "fraud"}],
-    )
+    notebook(sagemaker, "fraud-gpu", "ml.m5.xlarge", tags={"team": "fraud"})
     policy = copy.deepcopy(POLICY)
     policy["spec"] = {
         "mode": "Enforce",

@@ -70,3 +70,8 @@ def reason_changed(previous: HasConditions, type_: str, reason: str) -> bool:
     """Whether a condition's reason is new, so a repeated failure posts its Event only once."""
     old = get_condition(previous.conditions, type_)
     return old is None or old.reason != reason
+
+
+def is_ready(conditions: list[Condition]) -> bool:
+    ready = get_condition(conditions, READY)
+    return bool(ready and ready.status == ConditionStatus.TRUE)

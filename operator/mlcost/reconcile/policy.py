@@ -33,8 +33,7 @@ class PolicyResult:
 
     @property
     def ready(self) -> bool:
-        ready = cond.get_condition(self.status.conditions, cond.READY)
-        return bool(ready and ready.status == "True")
+        return cond.is_ready(self.status.conditions)
 
 
 class PolicyReconciler(Reconciler):

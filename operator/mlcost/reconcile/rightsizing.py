@@ -58,8 +58,7 @@ class RightsizingResult:
 
     @property
     def ready(self) -> bool:
-        ready = cond.get_condition(self.status.conditions, cond.READY)
-        return bool(ready and ready.status == "True")
+        return cond.is_ready(self.status.conditions)
 
 
 class RightsizingReconciler(Reconciler):
