@@ -34,6 +34,15 @@ unit: $(STAMP)
 crds: $(STAMP)  ## regenerate crds/ from the API models
 	$(BIN)/mlcost crds
 
+.PHONY: lock
+# The image's runtime dependencies, pinned with hashes for pip --require-hashes (Dockerfile), for
+# Python 3.11 on every platform (linux x86_64 and aarch64 alike). Run after changing pyproject.toml's
+# dependencies; tests/deploy/test_image_lock.py fails while the lock is stale. Needs PyPI.
+lock: $(STAMP)  ## regenerate requirements.lock from pyproject.toml
+	test -x $(BIN)/uv || $(BIN)/pip install --quiet 'uv>=0.5,<1'
+	$(BIN)/uv pip compile pyproject.toml --generate-hashes --universal --python-version 3.11 \
+		--custom-compile-command "make lock" --quiet --output-file requirements.lock
+
 bench: $(STAMP)
 	$(BIN)/python bench/sweep.py
 

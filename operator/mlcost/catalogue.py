@@ -64,7 +64,22 @@ SOURCE_DESCRIPTIONS = {
     "region not stated",
     "GOE": "goerlitz/nlp-classification notebooks/10kGNAD/sagemaker/README.md (2021); "
     "usage and region not stated",
+    # Single AWS Price List API quotes (usage type, date read) found in public files.
+    "PLQ1": "AWS Price List quote USE1-Host:ml.m5.2xlarge / ml.m5.xlarge, read 2026-09-28",
+    "PLQ2": "AWS Price List quote USE1-Host:ml.m5.xlarge (SKU JDZQJFUVUR8SUWHS), read 2026-06-27",
+    "PLQ3": "AWS Price List quote USE1-Train:ml.m5.large (SKU JMCWJEAPVJNFJ5P4), read 2026-08-11",
+    "PLQ4": "AWS Price List quote USE1-Train:ml.g5.2xlarge (aws pricing get-products), read 2026-08-20",
+    "PLQ5": "AWS Price List quotes USE1-Host/Processing:ml.m5.large and Processing ml.m5.xlarge, "
+    "ml.t3.medium, read 2026-07-30",
+    "PLQ6": "AWS Price List quote USE1-Processing:ml.m5.xlarge, read 2026-09-13",
 }
+
+
+def describe_source(source: str) -> str:
+    """What a source key stands for; "FMB+PLQ1" (sources that agree) describes each."""
+    parts = [SOURCE_DESCRIPTIONS.get(key.strip(), "") for key in source.split("+")]
+    return "; ".join(part for part in parts if part)
+
 
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 _MAX_PROBLEMS_SHOWN = 20
@@ -324,7 +339,7 @@ class _Builder:
                 hourly_usd=hourly,
                 source=source,
                 as_of=as_of,
-                source_detail=SOURCE_DESCRIPTIONS.get(source, ""),
+                source_detail=describe_source(source),
             )
         except (TypeError, ValueError) as exc:
             errors.append(str(exc))

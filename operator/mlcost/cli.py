@@ -22,6 +22,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
         os.environ["MLCOST_NAMESPACES"] = ",".join(args.namespace)
     if args.metrics_port is not None:
         os.environ["MLCOST_METRICS_PORT"] = str(args.metrics_port)
+    if args.log_format is not None:
+        os.environ["MLCOST_LOG_FORMAT"] = args.log_format
+    if args.standalone:
+        os.environ["MLCOST_STANDALONE"] = "true"
+    from mlcost import logs
+
+    # Until the settings are read, log in the format asked for if it is a valid one.
+    wanted = os.environ.get("MLCOST_LOG_FORMAT", "text")
+    logs.setup("json" if wanted == "json" else "text", verbose=args.verbose)
+    log = logging.getLogger("mlcost.run")
+
     import kopf
 
     from mlcost.config import ConfigError
@@ -29,18 +40,41 @@ def _cmd_run(args: argparse.Namespace) -> int:
     try:
         from mlcost.handlers import main as handlers
     except ConfigError as exc:
-        print(f"mlcost run: {exc}", file=sys.stderr)
+        log.error(f"mlcost run cannot start: {exc}")
         return EXIT_ERROR
+    from mlcost.handlers.runtime import StartupError, check_port_free, start_runtime
+
     config = handlers.CONFIG
-    kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat.FULL)
-    asyncio.run(
-        kopf.operator(
-            clusterwide=not config.namespaces,
-            namespaces=config.namespaces,
-            standalone=True,
-            liveness_endpoint=f"http://0.0.0.0:{config.health_port}/healthz",
+    logs.setup(config.log_format, verbose=args.verbose)
+    # What cannot heal fails here, in a second, with one line saying what to do: kopf would
+    # retry a failing startup handler every minute while the pod looks alive.
+    try:
+        if config.health_port:
+            check_port_free(config.health_port, "MLCOST_HEALTH_PORT", "/healthz")
+        runtime = start_runtime(config)
+    except StartupError as exc:
+        log.error(f"mlcost run cannot start: {exc}")
+        return EXIT_ERROR
+    if config.metrics_port:
+        log.info(f"Serving /metrics on port {config.metrics_port}")
+    from mlcost.handlers.peering import ensure_peering
+
+    # kubectl cannot create the peering object in the same apply as its CRD: the operator does.
+    ensure_peering(config)
+    try:
+        asyncio.run(
+            kopf.operator(
+                clusterwide=not config.namespaces,
+                namespaces=config.namespaces,
+                memo=kopf.Memo(runtime=runtime),
+                liveness_endpoint=(
+                    f"http://0.0.0.0:{config.health_port}/healthz" if config.health_port else None
+                ),
+            )
         )
-    )
+    except Exception as exc:  # kopf has logged the cause; exit so that Kubernetes restarts us
+        log.error(f"mlcost run stopped: {logs.summarise(str(exc))}: see the lines above")
+        return EXIT_ERROR
     return EXIT_OK
 
 
@@ -113,6 +147,16 @@ def build_parser() -> argparse.ArgumentParser:
         "-n", "--namespace", action="append", help="watch only this namespace (repeatable); default: all"
     )
     run.add_argument("--metrics-port", type=int, help="port of /metrics (default 8080; 0 = off)")
+    run.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        help="text (default) or json: one JSON object per line, for a log pipeline (MLCOST_LOG_FORMAT)",
+    )
+    run.add_argument(
+        "--standalone",
+        action="store_true",
+        help="do not join the kopf peering (MLCOST_PEERING): for a single replica only",
+    )
     run.set_defaults(func=_cmd_run)
 
     crds = commands.add_parser("crds", help="write the CustomResourceDefinitions")
@@ -142,10 +186,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    if args.command != "run":  # `run` sets up its own logging, in the format of its settings
+        logging.basicConfig(
+            level=logging.DEBUG if args.verbose else logging.WARNING,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
     code: int = args.func(args)
     return code
 

@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
@@ -66,6 +67,36 @@ class Config(BaseModel):
     namespaces: list[str] = Field(
         default_factory=list,
         description="Watch only these namespaces (comma-separated); default: all.",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description=(
+            "`text`: one line per event for people; `json`: one JSON object per line (time, level, "
+            "logger, message; namespace, name and kind on lines about an object) for a log pipeline."
+        ),
+    )
+    peering: str = Field(
+        default="mlcost",
+        min_length=1,
+        description=(
+            "Name of the kopf peering that replicas join so that only one acts at a time: the "
+            "ClusterKopfPeering of that name when watching all namespaces, the KopfPeering of that "
+            "name in each watched namespace otherwise. The oldest running replica is active, the "
+            "others stay passive until it leaves. `mlcost run` creates the peering object when it is "
+            "missing (RBAC: `create` on it); without it the operator stays paused."
+        ),
+    )
+    standalone: bool = Field(
+        default=False,
+        description="Run without peering (one replica only: two standalone operators would both act).",
+    )
+    peering_lifetime: Duration = Field(
+        default=timedelta(seconds=60),
+        ge=timedelta(seconds=1),
+        description=(
+            "How long a replica's keep-alive in the peering counts: a crashed active replica is "
+            "replaced at most this long after its last keep-alive (a graceful exit hands over at once)."
+        ),
     )
 
     @field_validator("namespaces", mode="before")

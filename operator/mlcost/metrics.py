@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -14,11 +15,26 @@ from prometheus_client.registry import Collector
 
 from mlcost.api.v1alpha1.endpointrightsizing import VariantStatus
 from mlcost.api.v1alpha1.mlcostpolicy import BudgetStatus, ComplianceStatus
+from mlcost.domain import conditions as cond
+from mlcost.domain.enforcement import ActionKind
 from mlcost.reconcile.policy import PolicyResult, violations_by_rule_and_type
 from mlcost.reconcile.rightsizing import RightsizingResult
 
 POLICY_KIND = "MLCostPolicy"
 RIGHTSIZING_KIND = "EndpointRightsizing"
+
+BUDGET_CHANGE = "BudgetChange"
+ENDPOINT_ROLLOUT = "EndpointRollout"
+# The (action, outcome) pairs a policy or rightsizing can produce, created at 0 on its first
+# reconcile: Prometheus' increase() needs a sample before the first action to see it at all.
+# Governance actions are created in Audit mode too, so the first action after a switch to
+# Enforce shows. Failed actions carry an AWS error code, an open set, so only success is known.
+_BUDGET_ACTIONS = ((BUDGET_CHANGE, "success"),)
+_GOVERNANCE_ACTIONS = tuple((kind.value, "success") for kind in ActionKind)
+_RIGHTSIZING_ACTIONS = ((ENDPOINT_ROLLOUT, "success"),)
+# The reasons PolicyReconciler gives when spec.budget or spec.scope is not set.
+_NO_BUDGET = "NoBudget"
+_NOTHING_GOVERNED = "NothingGoverned"
 
 
 @dataclass(frozen=True)
@@ -68,6 +84,15 @@ class _StateCollector(Collector):
         yield from families.values()
         yield from self._compliance_families()
         yield from self._endpoint_families()
+        ready = GaugeMetricFamily(
+            "mlcost_object_ready",
+            "1 when the object's last reconcile left it Ready=True, else 0; one series per object "
+            "the operator reconciles, so dashboards can list every team namespace.",
+            labels=["kind", "namespace", "name"],
+        )
+        for (kind, namespace, name), is_ready in sorted(self._metrics.readiness().items()):
+            ready.add_metric([kind, namespace, name], 1.0 if is_ready else 0.0)
+        yield ready
 
     def _endpoint_families(self) -> Iterator[Metric]:
         labels = ["namespace", "rightsizing", "endpoint", "variant"]
@@ -136,6 +161,9 @@ class Metrics:
         self._budgets: dict[tuple[str, str], _BudgetFigures] = {}
         self._compliance: dict[tuple[str, str], _ComplianceFigures] = {}
         self._rightsizings: dict[tuple[str, str], tuple[str, list[VariantStatus]]] = {}
+        self._ready: dict[tuple[str, str, str], bool] = {}
+        # Which (action, outcome) children each object created, so forgetting it removes them.
+        self._action_labels: dict[tuple[str, str, str], set[tuple[str, str]]] = {}
         self.reconciles = Counter(
             "mlcost_reconcile",
             "Reconciles by kind and outcome (success, error).",
@@ -202,10 +230,45 @@ class Metrics:
                 spot_percent=status.spot_savings_percent,
             )
 
+    def set_ready(self, kind: str, namespace: str, name: str, ready: bool) -> None:
+        with self._lock:
+            self._ready[(kind, namespace, name)] = ready
+
+    def readiness(self) -> dict[tuple[str, str, str], bool]:
+        with self._lock:
+            return dict(self._ready)
+
+    def count_action(
+        self, kind: str, namespace: str, name: str, action: str, outcome: str, amount: int = 1
+    ) -> None:
+        """Count changes made in AWS; amount 0 only creates the series (see _GOVERNANCE_ACTIONS)."""
+        with self._lock:
+            self._action_labels.setdefault((kind, namespace, name), set()).add((action, outcome))
+        child = self.actions.labels(namespace, name, action, outcome)
+        if amount:
+            child.inc(amount)
+
+    def _forget(self, kind: str, namespace: str, name: str) -> None:
+        with self._lock:
+            self._ready.pop((kind, namespace, name), None)
+            mine = self._action_labels.pop((kind, namespace, name), set())
+            # A policy and a rightsizing may share a namespace and name, hence label values.
+            shared = {
+                labels
+                for (_, other_ns, other_name), used in self._action_labels.items()
+                if (other_ns, other_name) == (namespace, name)
+                for labels in used
+            }
+        for action, outcome in mine - shared:
+            # KeyError: a concurrent reconcile had not created the child yet; nothing to remove.
+            with contextlib.suppress(KeyError):
+                self.actions.remove(namespace, name, action, outcome)
+
     def forget_policy(self, namespace: str, policy: str) -> None:
         with self._lock:
             self._budgets.pop((namespace, policy), None)
             self._compliance.pop((namespace, policy), None)
+        self._forget(POLICY_KIND, namespace, policy)
 
     def set_rightsizing(
         self, namespace: str, name: str, endpoint: str, variants: list[VariantStatus]
@@ -216,6 +279,7 @@ class Metrics:
     def forget_rightsizing(self, namespace: str, name: str) -> None:
         with self._lock:
             self._rightsizings.pop((namespace, name), None)
+        self._forget(RIGHTSIZING_KIND, namespace, name)
 
     def rightsizings(self) -> dict[tuple[str, str], tuple[str, list[VariantStatus]]]:
         with self._lock:
@@ -242,15 +306,25 @@ def record_policy_result(
     metrics.reconciles.labels(POLICY_KIND, "error" if result.outcome.error else "success").inc()
     metrics.set_budget(namespace, name, result.status.budget)
     metrics.set_compliance(namespace, name, result.status.compliance, violations_by_rule_and_type(result))
+    metrics.set_ready(POLICY_KIND, namespace, name, result.ready)
+    # Read from the conditions, not from what this reconcile got to: a policy whose first
+    # reconcile failed still has its series at 0 before its first successful action.
+    budget = cond.get_condition(result.status.conditions, cond.BUDGET_SYNCED)
+    compliant = cond.get_condition(result.status.conditions, cond.COMPLIANT)
+    known = (_BUDGET_ACTIONS if budget is None or budget.reason != _NO_BUDGET else ()) + (
+        _GOVERNANCE_ACTIONS if compliant is None or compliant.reason != _NOTHING_GOVERNED else ()
+    )
+    for action, outcome in known:
+        metrics.count_action(POLICY_KIND, namespace, name, action, outcome, 0)
     if result.budget and result.budget.plan:
         applied = len(result.budget.plan.changes) if not result.outcome.error else 0
-        for _ in range(applied):
-            metrics.actions.labels(namespace, name, "BudgetChange", "success").inc()
+        if applied:
+            metrics.count_action(POLICY_KIND, namespace, name, BUDGET_CHANGE, "success", applied)
     if result.governance:
         for applied_action in result.governance.applied:
-            metrics.actions.labels(
-                namespace, name, applied_action.action.kind.value, applied_action.outcome
-            ).inc()
+            metrics.count_action(
+                POLICY_KIND, namespace, name, applied_action.action.kind.value, applied_action.outcome
+            )
 
 
 def record_rightsizing_result(
@@ -261,7 +335,9 @@ def record_rightsizing_result(
     metrics.reconciles.labels(RIGHTSIZING_KIND, "error" if result.outcome.error else "success").inc()
     if result.endpoint_name and result.status.variants is not None:
         metrics.set_rightsizing(namespace, name, result.endpoint_name, result.status.variants)
+    metrics.set_ready(RIGHTSIZING_KIND, namespace, name, result.ready)
+    for action, outcome in _RIGHTSIZING_ACTIONS:
+        metrics.count_action(RIGHTSIZING_KIND, namespace, name, action, outcome, 0)
     for change in result.outcome.changes:
-        metrics.actions.labels(
-            namespace, name, "EndpointRollout" if "rolled out" in change else "Change", "success"
-        ).inc()
+        action = ENDPOINT_ROLLOUT if "rolled out" in change else "Change"
+        metrics.count_action(RIGHTSIZING_KIND, namespace, name, action, "success")

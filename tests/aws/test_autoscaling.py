@@ -5,7 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import boto3
 import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
 
 from mlcost.aws.autoscaling import (
     DIMENSION,
@@ -16,8 +19,9 @@ from mlcost.aws.autoscaling import (
     VariantAutoscaling,
     resource_id,
 )
+from mlcost.aws.errors import QuotaExceeded, translate
 from mlcost.constants import MANAGED_BY_TAG
-from mlcost.domain.errors import AccessDenied, InvalidSpec
+from mlcost.domain.errors import AccessDenied, InvalidSpec, Throttled
 from mlcost.embedded.server import EmbeddedAws
 
 from .conftest import ClientFactory
@@ -283,3 +287,37 @@ def test_aws_tags_scalable_targets_only_when_they_are_created(aas: Any) -> None:
     )
     with pytest.raises(aas.exceptions.ResourceNotFoundException):
         aas.list_tags_for_resource(ResourceARN=arn)
+
+
+def test_the_policy_quota_is_a_quota_not_throttling() -> None:
+    """Application Auto Scaling's LimitExceededException is a resource quota (at most 50 policies a
+    scalable target, "Quotas for Application Auto Scaling"), so it gets its own reason. moto has no
+    such quota, so the answer comes from a Stubber."""
+    client = boto3.client(
+        "application-autoscaling", region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
+    )
+    query = {"ServiceNamespace": NAMESPACE, "ResourceIds": [RESOURCE], "ScalableDimension": DIMENSION}
+    with Stubber(client) as stub:
+        stub.add_response("describe_scalable_targets", {"ScalableTargets": []}, query)
+        stub.add_response("describe_scaling_policies", {"ScalingPolicies": []})
+        stub.add_response("register_scalable_target", {})
+        stub.add_client_error(
+            "put_scaling_policy",
+            service_error_code="LimitExceededException",
+            service_message="A scalable target can have at most 50 scaling policies.",
+        )
+        with pytest.raises(QuotaExceeded, match="service quota of the account, not throttling") as raised:
+            _ensure(VariantAutoscaling(client))
+        stub.assert_no_pending_responses()
+    assert raised.value.reason == "QuotaExceeded"
+    assert not isinstance(raised.value, Throttled) and not raised.value.transient
+    assert raised.value.operation == "application-autoscaling:PutScalingPolicy"
+
+
+def test_cost_explorer_limit_exceeded_stays_throttling() -> None:
+    """The same code from Cost Explorer means "too many calls in a short period" (botocore)."""
+    error = ClientError(
+        {"Error": {"Code": "LimitExceededException", "Message": "slow down"}}, "GetCostAndUsage"
+    )
+    assert isinstance(translate(error, "ce:GetCostAndUsage"), Throttled)
+    assert isinstance(translate(error, "application-autoscaling:PutScalingPolicy"), QuotaExceeded)

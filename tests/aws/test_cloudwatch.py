@@ -158,3 +158,64 @@ def test_access_denied_becomes_a_domain_error(
 def test_the_period_is_the_window_in_steps_cloudwatch_accepts(window: timedelta, period: int) -> None:
     assert period_for(window) == period
     assert period % allowed_period(1, start_age=window) == 0
+
+
+# ---------------------------------------------------------------------------- endpoint utilisation
+
+SCALED = "scaled-scorer"
+
+
+def _stats(cw: Any, namespace: str, metric: str, at: datetime, count: float, maximum: float) -> None:
+    """One aggregated datapoint, as CloudWatch holds a 5-minute bucket: count samples, each <= maximum."""
+    cw.put_metric_data(
+        Namespace=namespace,
+        MetricData=[
+            {
+                "MetricName": metric,
+                "Dimensions": [
+                    {"Name": "EndpointName", "Value": SCALED},
+                    {"Name": "VariantName", "Value": "AllTraffic"},
+                ],
+                "Timestamp": at,
+                "StatisticValues": {
+                    "SampleCount": count,
+                    "Sum": count * maximum,
+                    "Minimum": 0.0,
+                    "Maximum": maximum,
+                },
+            }
+        ],
+    )
+
+
+@pytest.mark.parametrize(
+    ("lookback", "period", "invocations_period"),
+    [(timedelta(days=14), 300, 60), (timedelta(days=30), 300, 300), (timedelta(days=90), 3600, 3600)],
+)
+def test_peak_load_is_measured_with_the_instances_serving_it_and_per_minute(
+    metrics: MetricsReader,
+    target: AwsTarget,
+    cloudwatch: Any,
+    lookback: timedelta,
+    period: int,
+    invocations_period: int,
+) -> None:
+    """4 instances at the peak, 1 now; and per-minute figures stay per minute at any resolution."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    peak, quiet = now - timedelta(hours=5, seconds=150), now - timedelta(hours=1, seconds=150)
+    minutes = Decimal(period) / 60
+    # CPUUtilization: one sample per instance per minute, so 4 instances give 4 x minutes samples.
+    _stats(cloudwatch, "/aws/sagemaker/Endpoints", "CPUUtilization", peak, float(4 * minutes), 160.0)
+    _stats(cloudwatch, "/aws/sagemaker/Endpoints", "CPUUtilization", quiet, float(minutes), 190.0)
+    # 1200 requests a minute at the peak (300 per instance), as one Sum over the bucket.
+    inv_minutes = Decimal(invocations_period) / 60
+    _stats(cloudwatch, "AWS/SageMaker", "Invocations", peak, 1.0, float(1200 * inv_minutes))
+
+    found = metrics.endpoint_utilization(target, SCALED, ["AllTraffic"], lookback, now)["AllTraffic"]
+
+    assert (found.period, found.invocations_period) == (period, invocations_period)
+    assert found.cpu.peak == Decimal(190)  # the busiest single instance, in the quiet hour
+    # The whole variant: 160% x 4 instances at the peak beats 190% x 1 instance.
+    assert (found.cpu_total.peak, found.instances_at_peak) == (Decimal(640), Decimal(4))
+    assert found.invocations_per_minute.peak == Decimal(1200)
+    assert found.invocations_per_instance.peak == Decimal(300)  # 1200 over the 4 instances then

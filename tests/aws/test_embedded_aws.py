@@ -736,3 +736,31 @@ def test_reset_forgets_resources_faults_and_counts(
 
     assert embedded_aws.calls() == {}
     assert budgets.describe_budgets(AccountId=ACCOUNT).get("Budgets", []) == []
+
+
+def test_the_operators_own_requests_are_kept_through_resets(embedded_aws: EmbeddedAws) -> None:
+    # What deploy/iam-policy.json is checked against: requests with the operator's user agent
+    # (AwsSessions sets it), whatever reset() happens between tests; nobody else's.
+    import boto3
+    from botocore.config import Config
+
+    def client(agent: str | None) -> Any:
+        return boto3.client(  # type: ignore[call-overload]
+            "budgets",
+            endpoint_url=embedded_aws.endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=Config(user_agent_extra=agent) if agent else None,
+        )
+
+    client(None).create_budget(AccountId=ACCOUNT, Budget=cost_budget())
+    # DescribeBudgets: an operation the operator never sends, so only this request could add it.
+    client(None).describe_budgets(AccountId=ACCOUNT)
+    assert ("budgets", "DescribeBudgets") not in embedded_aws.operator_operations()
+
+    client("mlcost-operator").describe_budget(AccountId=ACCOUNT, BudgetName="team-fraud-ml")
+    embedded_aws.reset()
+
+    assert ("budgets", "DescribeBudget") in embedded_aws.operator_operations()
+    assert embedded_aws.calls() == {}

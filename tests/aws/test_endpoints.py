@@ -429,7 +429,9 @@ def test_an_update_goes_through_updating_to_in_service_on_the_new_config(
             "TrafficRoutingConfiguration": {
                 "Type": "ALL_AT_ONCE",
                 "WaitIntervalInSeconds": DEFAULT_BAKE_SECONDS,
-            }
+            },
+            # The old fleet (what a rollback returns to) outlives the bake (deployment_config).
+            "TerminationWaitInSeconds": DEFAULT_BAKE_SECONDS,
         },
         "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": "fraud-scorer-5xx"}]},
     }
@@ -438,11 +440,14 @@ def test_an_update_goes_through_updating_to_in_service_on_the_new_config(
 def test_without_alarms_the_update_is_all_at_once_with_no_bake_time() -> None:
     assert deployment_config([]) == {
         "BlueGreenUpdatePolicy": {
-            "TrafficRoutingConfiguration": {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 0}
+            "TrafficRoutingConfiguration": {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 0},
+            "TerminationWaitInSeconds": 0,
         }
     }
     with pytest.raises(InvalidSpec, match="at most 10"):
         deployment_config([f"alarm-{i}" for i in range(11)])
+    with pytest.raises(InvalidSpec, match="0-3600"):
+        deployment_config(["alarm"], bake_seconds=3601)
 
 
 def test_a_failed_update_rolls_back_to_the_old_config_and_says_why(
@@ -653,7 +658,8 @@ def test_utilisation_of_every_variant_comes_in_one_call(
     main, challenger, idle = found["AllTraffic"], found["Challenger"], found["Idle"]
     assert main.period == 300
     assert (main.invocations.total, main.invocations.samples) == (Decimal(1800), 3)
-    assert main.invocations_per_instance.peak == Decimal(410)
+    # Invocations over the instances reporting CPUUtilization then (one sample: 1 instance).
+    assert main.invocations_per_instance.peak == Decimal(900)
     assert main.model_latency.peak == Decimal(41000)
     # The 800 % of twenty days ago is outside the window.
     assert (main.cpu.peak, main.memory.peak) == (Decimal("89.6"), Decimal(31))

@@ -214,3 +214,24 @@ def test_the_hook_needs_an_existing_job_and_a_real_status(embedded_aws: Embedded
     _job(sagemaker)
     with pytest.raises(ValueError, match="status must be one of"):
         embedded_aws.set_inference_recommendations("fraud-scorer-ir", "Completed", [])
+
+
+def test_the_model_packages_a_model_was_created_from(
+    sagemaker: Any, recommender: InferenceRecommenderClient
+) -> None:
+    """What a job's ModelPackageVersionArn is matched against: the model's containers' packages."""
+    package = "arn:aws:sagemaker:us-east-1:123456789012:model-package/fraud/3"
+    sagemaker.create_model(
+        ModelName="from-package",
+        PrimaryContainer={"ModelPackageName": package},
+        ExecutionRoleArn="arn:aws:iam::123456789012:role/sm",
+    )
+    sagemaker.create_model(
+        ModelName="from-image",
+        PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1"},
+        ExecutionRoleArn="arn:aws:iam::123456789012:role/sm",
+    )
+
+    assert recommender.model_packages("from-package") == {package}
+    assert recommender.model_packages("from-image") == frozenset()
+    assert recommender.model_packages("no-such-model") == frozenset()  # gone: matches nothing

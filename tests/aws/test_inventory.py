@@ -15,7 +15,7 @@ from mlcost.api.v1alpha1.mlcostpolicy import ResourceType
 from mlcost.aws.inventory import InventoryReader
 from mlcost.aws.session import AwsSessions, AwsTarget
 from mlcost.domain.errors import AccessDenied, MlcostError, Throttled
-from mlcost.domain.inventory import Inventory, SageMakerResource, Variant
+from mlcost.domain.inventory import EndpointKind, Inventory, SageMakerResource, Variant
 from mlcost.embedded.server import DEFAULT_ACCOUNT_ID, EmbeddedAws
 
 from .conftest import ClientFactory
@@ -192,6 +192,63 @@ def test_read_returns_every_resource_with_what_the_rules_need(
     assert running.transitional is False
 
 
+def test_each_endpoint_kind_is_read_from_its_config(
+    reader: InventoryReader, target: AwsTarget, sagemaker: Any, embedded_aws: EmbeddedAws
+) -> None:
+    sm = sagemaker
+    _model(sm)
+    _config(sm, "realtime", [_instances("AllTraffic", "ml.m5.xlarge", 1)])
+    sm.create_endpoint_config(
+        EndpointConfigName="async",
+        ProductionVariants=[{"ModelName": "model", **_instances("AllTraffic", "ml.m5.xlarge", 2)}],
+        AsyncInferenceConfig={
+            "OutputConfig": {"S3OutputPath": "s3://fraud/async-out"},
+            "ClientConfig": {"MaxConcurrentInvocationsPerInstance": 4},
+        },
+    )
+    _config(
+        sm,
+        "serverless",
+        [{"VariantName": "AllTraffic", "ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 5}}],
+    )
+    # Endpoints for inference components name no model in their variants (the models are
+    # placed with CreateInferenceComponent) and need an execution role.
+    sm.create_endpoint_config(
+        EndpointConfigName="components",
+        ExecutionRoleArn=ROLE_ARN,
+        ProductionVariants=[_instances("AllTraffic", "ml.g5.xlarge", 1)],
+    )
+    for name in ("realtime", "async", "serverless", "components"):
+        sm.create_endpoint(EndpointName=f"fraud-{name}", EndpointConfigName=name)
+    # What AWS answers and the reader relies on: the config carries AsyncInferenceConfig,
+    # Search's Endpoint record does not (it is not in botocore's Endpoint shape).
+    assert sm.describe_endpoint_config(EndpointConfigName="async")["AsyncInferenceConfig"] == {
+        "OutputConfig": {"S3OutputPath": "s3://fraud/async-out"},
+        "ClientConfig": {"MaxConcurrentInvocationsPerInstance": 4},
+    }
+    assert "AsyncInferenceConfig" not in sm.describe_endpoint_config(EndpointConfigName="realtime")
+    assert (
+        "ModelName"
+        not in sm.describe_endpoint_config(EndpointConfigName="components")["ProductionVariants"][0]
+    )
+    embedded_aws.reset_calls()
+
+    endpoints = _by_name(reader.read(target, _now()), ResourceType.ENDPOINT)
+
+    assert {name: e.endpoint_kind for name, e in endpoints.items()} == {
+        "fraud-realtime": EndpointKind.REAL_TIME,
+        "fraud-async": EndpointKind.ASYNCHRONOUS,
+        "fraud-serverless": EndpointKind.SERVERLESS,
+        "fraud-components": EndpointKind.INFERENCE_COMPONENTS,
+    }
+    assert endpoints["fraud-async"].variants == (Variant("AllTraffic", "ml.m5.xlarge", 2),)
+    assert endpoints["fraud-components"].variants == (
+        Variant("AllTraffic", "ml.g5.xlarge", 1, inference_components=True),
+    )
+    # The kind costs no call beyond the one DescribeEndpointConfig per config.
+    assert _sweep_calls(embedded_aws)[("sagemaker", "DescribeEndpointConfig")] == 4
+
+
 def test_training_and_billable_seconds_are_read(
     reader: InventoryReader, target: AwsTarget, sagemaker: Any
 ) -> None:
@@ -237,6 +294,7 @@ def test_an_endpoint_whose_config_was_deleted_is_still_read(
     # The count is live; the type was only in the config: unknown, never guessed.
     assert orphan.variants == (Variant("AllTraffic", None, 2),)
     assert (orphan.endpoint_config, orphan.instance_type) == ("gone", None)
+    assert orphan.endpoint_kind is None  # so the idle rule never judges it
     assert _sweep_calls(embedded_aws)[("sagemaker", "DescribeEndpointConfig")] == 0
 
 

@@ -180,7 +180,7 @@ def test_refresh_replaces_shipped_prices_with_the_price_lists(pricing: Any) -> N
     assert outcome.refreshed
     assert outcome.message == (
         "Refreshed SageMaker prices from the AWS Price List API (as of 2026-09-24): "
-        "8 in ap-south-1, 16 in us-east-1."
+        "8 in ap-south-1, 21 in us-east-1."
     )
 
 
@@ -202,22 +202,22 @@ def test_get_products_pages(pricing: Any) -> None:
         token = page.get("NextToken")
         if not token:
             break
-    assert pages == 5
+    assert pages == 6
     assert len(seen) == len(set(seen)) == len(OFFERS)
 
 
 @pytest.mark.parametrize(
     ("filters", "count"),
     [
-        ([], 24),
+        ([], 29),
         ([{"Type": "TERM_MATCH", "Field": "regionCode", "Value": "ap-south-1"}], 8),
         ([{"Type": "EQUALS", "Field": "instanceName", "Value": "ml.m5.xlarge"}], 8),
-        ([{"Type": "TERM_MATCH", "Field": "component", "Value": "Hosting"}], 5),
-        ([{"Type": "CONTAINS", "Field": "usagetype", "Value": "Train:"}], 6),
+        ([{"Type": "TERM_MATCH", "Field": "component", "Value": "Hosting"}], 7),
+        ([{"Type": "CONTAINS", "Field": "usagetype", "Value": "Train:"}], 8),
         ([{"Type": "ANY_OF", "Field": "instanceName", "Value": "ml.c5.xlarge,ml.c5.2xlarge"}], 2),
         ([{"Type": "NONE_OF", "Field": "regionCode", "Value": "us-east-1"}], 8),
         ([{"Type": "TERM_MATCH", "Field": "productFamily", "Value": "ML Storage"}], 0),
-        ([{"Type": "TERM_MATCH", "Field": "ServiceCode", "Value": "AmazonSageMaker"}], 24),
+        ([{"Type": "TERM_MATCH", "Field": "ServiceCode", "Value": "AmazonSageMaker"}], 29),
         (
             [
                 {"Type": "TERM_MATCH", "Field": "regionCode", "Value": "us-east-1"},

@@ -42,14 +42,26 @@ and object history (``emulator.objects[...]``) for assertions. What it adds, and
 * ``generateName`` on create (kopf posts Events with ``generateName``; kmock keys objects by
   name and would collide them), and Kubernetes-style error bodies (reason ``NotFound``,
   ``AlreadyExists``, ``Conflict``, ``Invalid``...).
-* Resources come from CRD manifests: the project's CRDs are declared by default (a minimal
-  ``apiextensions.k8s.io/v1`` manifest each, also served as CRD objects) and creating a CRD
-  through the API declares its resource, as on a real server. ``v1/namespaces``,
-  ``v1/events`` and ``apiextensions.k8s.io/v1/customresourcedefinitions`` are declared
-  because kopf waits forever for them otherwise.
+* Resources come from CRD manifests: the project's CRDs are declared by default (the real
+  files in ``crds/``, also served as CRD objects) and creating a CRD through the API declares
+  its resource, as on a real server. Every CRD, the default ones included, first goes through
+  the API server's own checks (``tests/kube/apiextensions.py``): one that a real server would
+  refuse is refused here too, 422 Invalid with the server's message (e.g. ``...properties[
+  metadata]: Forbidden: must not specify anything other than name and generateName...``).
+* Structural schemas act as on a real server: on every create and write (patch or PUT, of the
+  main resource and of ``/status``) the object is defaulted from the schema's ``default``s and
+  pruned of every field the schema does not specify (honouring
+  ``x-kubernetes-preserve-unknown-fields`` and ``x-kubernetes-embedded-resource``; unknown
+  ``metadata`` fields are dropped as ObjectMeta decoding drops them). So a status field that an
+  operator writes but the CRD lacks vanishes, exactly as on a cluster, and a test that reads it
+  back fails (``FakeKubeAPI.pruned()`` lists what was dropped). ``?fieldValidation=Strict``
+  (kubectl's default) refuses such a write with 422 instead. A CRD update is checked and its
+  new schema applies from then on.
+* ``v1/namespaces``, ``v1/events`` and ``apiextensions.k8s.io/v1/customresourcedefinitions``
+  are declared because kopf waits forever for them otherwise.
 
-Deliberate leniencies (do not rely on them in operator code): no schema validation or
-defaulting (validate CRDs separately, e.g. with ``kubernetes-validate``), no admission, no
+Deliberate leniencies (do not rely on them in operator code): no validation of custom
+resources against their schema or CEL rules (the CRD tests in tests/unit do that), no admission, no
 RBAC, no label/field selectors, no cascading deletion (owner references, namespaces), a
 namespace is created on the fly when an object is first created in it, and a
 strategic-merge patch is applied as a JSON merge patch.
@@ -80,6 +92,7 @@ import string
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 import aiohttp
@@ -89,7 +102,10 @@ import jsonpatch
 import jsonpointer
 import kmock
 import kmock._internal.parsing as kmock_parsing
+import yaml
 from kmock import Response as KmockResponse  # type: ignore[attr-defined]  # not in __all__
+
+from tests.kube import apiextensions
 
 JSON = dict[str, Any]
 T = TypeVar("T")
@@ -209,18 +225,20 @@ def crd_manifest(
     }
 
 
-PROJECT_CRDS: tuple[JSON, ...] = (
-    crd_manifest(
-        group=GROUP, version=VERSION, kind="MLCostPolicy", plural="mlcostpolicies", shortnames=["mcp"]
-    ),
-    crd_manifest(
-        group=GROUP,
-        version=VERSION,
-        kind="EndpointRightsizing",
-        plural="endpointrightsizings",
-        shortnames=["epr"],
-    ),
-)
+CRDS_DIR = Path(__file__).resolve().parents[2] / "crds"
+
+
+def project_crds() -> tuple[JSON, ...]:
+    """The project's CRDs exactly as shipped (crds/*.yaml, the kustomization aside)."""
+    crds: list[JSON] = []
+    for path in sorted(CRDS_DIR.glob("*.yaml")):
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if isinstance(document, dict) and document.get("kind") == "CustomResourceDefinition":
+            crds.append(document)
+    return tuple(crds)
+
+
+PROJECT_CRDS: tuple[JSON, ...] = project_crds()
 
 
 def specs_from_crd(crd: Mapping[str, Any]) -> list[ResourceSpec]:
@@ -354,6 +372,11 @@ class StrictKubernetesEmulator(kmock.KubernetesEmulator):
     _watchers: list[_Watcher] = attrs.field(factory=list, init=False)
     _results: dict[int, JSON] = attrs.field(factory=dict, init=False)
     _records: list[RecordedRequest] = attrs.field(factory=list, init=False)
+    # openAPIV3Schema of each custom resource whose CRD has a structural one (prunes and defaults)
+    _schemas: dict[kmock.resource, Mapping[str, Any]] = attrs.field(factory=dict, init=False)
+    _strict: bool = attrs.field(default=False, init=False)  # the current write asked fieldValidation=Strict
+    # (resource plural, namespace, name, dropped field paths) of every write the schema pruned
+    _pruned: list[tuple[str, str | None, str, tuple[str, ...]]] = attrs.field(factory=list, init=False)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -441,6 +464,9 @@ class StrictKubernetesEmulator(kmock.KubernetesEmulator):
 
     def _mutate(self, request: kmock.Request) -> JSON | None:
         method = request.method
+        # kubectl sends Strict; kopf and most clients send nothing, which is Warn on a real
+        # server: unknown fields are pruned (with a warning header, which the fake omits).
+        self._strict = request.params.get("fieldValidation") == "Strict"
         if method == kmock.method.POST and request.name is None:
             return self._create(request.resource, request.namespace, self._body(request, dict))
         if method in (kmock.method.PATCH, kmock.method.PUT, kmock.method.DELETE):
@@ -517,13 +543,53 @@ class StrictKubernetesEmulator(kmock.KubernetesEmulator):
             obj.pop("status", None)
         if spec.resource == NAMESPACES:
             obj["status"] = {"phase": "Active"}
+        if spec.resource == CRD_RESOURCE:
+            self._admit_crd(obj)
+        self._apply_schema(spec, obj)
         meta["resourceVersion"] = self._next_rv()
         self._store(spec.resource, obj)
         self._emit(spec.resource, "ADDED", obj)
         if spec.resource == CRD_RESOURCE:
-            for crd_spec in specs_from_crd(obj):
-                self.declare(crd_spec)
+            self._declare_crd(obj)
         return obj
+
+    def _declare_crd(self, crd: JSON) -> None:
+        """Serve the resources of a stored CRD, with its structural schemas."""
+        for crd_spec in specs_from_crd(crd):
+            self.declare(crd_spec)
+            schema = apiextensions.structural_schema_of(crd, crd_spec.version)
+            if schema is not None:
+                self._schemas[crd_spec.resource] = copy.deepcopy(schema)
+            else:
+                self._schemas.pop(crd_spec.resource, None)
+
+    @staticmethod
+    def _admit_crd(crd: JSON) -> None:
+        """Default, then refuse a CRD that a real API server refuses, with its 422 and its message."""
+        apiextensions.default_crd(crd)
+        errors = apiextensions.validate_crd(crd)
+        if errors:
+            name = str((crd.get("metadata") or {}).get("name", ""))
+            status = apiextensions.invalid_status(apiextensions.CRD_KIND, name, errors)
+            raise _error(422, "Invalid", status["message"], **status["details"])
+
+    def _apply_schema(self, spec: ResourceSpec, obj: JSON) -> None:
+        """Default, then prune, as the API server does with a structural schema on every write."""
+        schema = self._schemas.get(spec.resource)
+        if schema is None:
+            return
+        apiextensions.apply_defaults(obj, schema)
+        dropped = apiextensions.prune(obj, schema)
+        if dropped and self._strict:
+            unknown = ", ".join(f'unknown field "{path}"' for path in dropped)
+            raise _error(422, "Invalid", f"strict decoding error: {unknown}")
+        if dropped:
+            meta = obj.get("metadata") or {}
+            self._pruned.append((spec.plural, meta.get("namespace"), meta.get("name", ""), tuple(dropped)))
+
+    @property
+    def pruned(self) -> list[tuple[str, str | None, str, tuple[str, ...]]]:
+        return list(self._pruned)
 
     def _identify(
         self,
@@ -661,6 +727,9 @@ class StrictKubernetesEmulator(kmock.KubernetesEmulator):
 
     def _update(self, spec: ResourceSpec, old: JSON, candidate: JSON, sub: str | None) -> JSON:
         new = self._confine(spec, old, candidate, sub)
+        self._apply_schema(spec, new)
+        if spec.resource == CRD_RESOURCE and sub is None:
+            self._admit_crd(new)  # an update is checked as a create is
         old_meta, meta = old["metadata"], new["metadata"]
         if old_meta.get("deletionTimestamp"):
             added = set(meta.get("finalizers") or ()) - set(old_meta.get("finalizers") or ())
@@ -678,6 +747,8 @@ class StrictKubernetesEmulator(kmock.KubernetesEmulator):
         meta["resourceVersion"] = self._next_rv()
         self._store(spec.resource, new)
         self._emit(spec.resource, "MODIFIED", new)
+        if spec.resource == CRD_RESOURCE:
+            self._declare_crd(new)
         if meta.get("deletionTimestamp") and not meta.get("finalizers"):
             self._remove(spec, new)
         return new
@@ -854,9 +925,13 @@ class FakeKubeAPI:
         return self
 
     async def _astart(self) -> None:
-        self._emulator = StrictKubernetesEmulator()
+        emulator = StrictKubernetesEmulator()
         for crd in self._crds:
-            self._emulator.add_crd(crd)
+            try:
+                emulator.add_crd(crd)
+            except kmock.KubernetesError as e:  # a CRD that a real API server would refuse
+                raise KubeAPIError(e.status, {"reason": e.reason, "message": e.message}) from None
+        self._emulator = emulator
         await self._emulator.__aenter__()
         self._server = aiohttp.test_utils.RawTestServer(self._emulator, host=self._host, port=self._port)
         await self._server.start_server()
@@ -1060,6 +1135,14 @@ class FakeKubeAPI:
             if (name is None or e.get("involvedObject", {}).get("name") == name)
             and (reason is None or e.get("reason") == reason)
         ]
+
+    def pruned(self) -> list[tuple[str, str | None, str, tuple[str, ...]]]:
+        """Every write whose unknown fields the schema pruned: (plural, namespace, name, paths).
+
+        On a real cluster these fields vanish silently; a test can assert that the operator
+        wrote none (``assert kube.pruned() == []``).
+        """
+        return self.call(lambda emu: emu.pruned)
 
     def requests(self) -> list[RecordedRequest]:
         """Every request that reached the fake, in arrival order."""

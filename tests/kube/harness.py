@@ -23,10 +23,11 @@ operator, waits for its thread, and re-raises an operator crash in the test.
 
 Good to know:
 
-* One operator at a time: kopf's default registry, root logging and (inside KopfRunner's
-  click runner) ``sys.stdout``/``sys.stderr`` are process-wide; while the operator runs,
-  the test's own prints land in ``runner.output``. The harness restores the registry and
-  logging afterwards.
+* kopf's default registry, root logging and (inside KopfRunner's click runner)
+  ``sys.stdout``/``sys.stderr`` are process-wide; while an operator runs, the test's own
+  prints land in ``runner.output``. The harness restores all of them after the last run.
+  Two runs may overlap (peering tests: ``standalone=False``); then each run's log lines may
+  land in the other's ``runner.output``: assert on the fake API and AWS, not on output.
 * Only ``MODULE`` and ``MODULE.*`` are re-imported; keep import-time singletons (e.g.
   prometheus collectors) in modules outside that path, or they register twice.
 * ``settings.process.ultimate_exiting_timeout`` is disabled: after a crash kopf would
@@ -53,6 +54,7 @@ from kopf.testing import KopfRunner
 
 from tests.kube.fake_api import FakeKubeAPI
 
+JSON = dict[str, Any]
 SettingsHook = Callable[[kopf.OperatorSettings], None]
 LOGIN_PRIORITY = 1000  # above any credentials the operator module could provide
 
@@ -89,6 +91,66 @@ class OperatorRun:
 
 # What the ``run_operator`` fixture returns: ``async with run_operator(module, **options)``.
 RunOperator = Callable[..., AbstractAsyncContextManager[OperatorRun]]
+
+
+PEERING_GROUP, PEERING_VERSION = "kopf.dev", "v1"
+
+
+def peering_crds() -> list[JSON]:
+    """kopf's peering CRDs as kopf documents them (docs/peering.rst): the operators keep their
+    keep-alives in ``status`` of a ClusterKopfPeering or a KopfPeering object."""
+    crds: list[JSON] = []
+    for kind, scope in (("ClusterKopfPeering", "Cluster"), ("KopfPeering", "Namespaced")):
+        plural = f"{kind.lower()}s"
+        crds.append(
+            {
+                "apiVersion": "apiextensions.k8s.io/v1",
+                "kind": "CustomResourceDefinition",
+                "metadata": {"name": f"{plural}.{PEERING_GROUP}"},
+                "spec": {
+                    "scope": scope,
+                    "group": PEERING_GROUP,
+                    # listKind: the API server defaults it; spelled out for stricter fakes.
+                    "names": {
+                        "kind": kind,
+                        "plural": plural,
+                        "singular": kind.lower(),
+                        "listKind": f"{kind}List",
+                    },
+                    "versions": [
+                        {
+                            "name": PEERING_VERSION,
+                            "served": True,
+                            "storage": True,
+                            "schema": {
+                                "openAPIV3Schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "status": {
+                                            "type": "object",
+                                            "x-kubernetes-preserve-unknown-fields": True,
+                                        }
+                                    },
+                                }
+                            },
+                        }
+                    ],
+                },
+            }
+        )
+    return crds
+
+
+def declare_peering(kube: FakeKubeAPI, name: str, namespace: str | None = None) -> str:
+    """Create kopf's peering CRDs (through the API, as ``kubectl apply`` would) and the peering
+    object ``name``: cluster-wide, or a KopfPeering in ``namespace``. Returns its plural."""
+    for crd in peering_crds():
+        if kube.get("customresourcedefinitions", None, crd["metadata"]["name"]) is None:
+            kube.create(crd)
+    kind = "KopfPeering" if namespace else "ClusterKopfPeering"
+    metadata: JSON = {"name": name, **({"namespace": namespace} if namespace else {})}
+    kube.create({"apiVersion": f"{PEERING_GROUP}/{PEERING_VERSION}", "kind": kind, "metadata": metadata})
+    return f"{kind.lower()}s"
 
 
 def _forget(module: str) -> None:
@@ -143,20 +205,56 @@ def _register_test_handlers(
             configure(settings)
 
 
+@dataclasses.dataclass
+class _GlobalState:
+    registry: kopf.OperatorRegistry
+    root_handlers: list[logging.Handler]
+    root_level: int
+    aio_handlers: list[logging.Handler]
+    aio_propagate: bool
+    stdout: Any
+    stderr: Any
+
+
+@dataclasses.dataclass
+class _Overlap:
+    depth: int = 0  # runs now inside _preserved_global_state
+    saved: _GlobalState | None = None  # what the outermost of them found
+
+
+_OVERLAP = _Overlap()
+
+
 @contextlib.contextmanager
 def _preserved_global_state() -> Any:
-    """kopf's CLI replaces the default registry and root logging; put them back afterwards."""
-    previous_registry = kopf.get_default_registry()
-    root = logging.getLogger()
-    root_handlers, root_level = root.handlers[:], root.level
-    aio = logging.getLogger("asyncio")
-    aio_handlers, aio_propagate = aio.handlers[:], aio.propagate
+    """kopf's CLI replaces the default registry and root logging, and click's runner swaps
+    ``sys.stdout``/``sys.stderr``; put them back once the last of overlapping runs is over.
+
+    Runs may overlap (two peered operators), and end in any order: each restores only what
+    it replaced itself, so only the outermost state is the one to return to."""
+    if _OVERLAP.depth == 0:
+        root, aio = logging.getLogger(), logging.getLogger("asyncio")
+        _OVERLAP.saved = _GlobalState(
+            registry=kopf.get_default_registry(),
+            root_handlers=root.handlers[:],
+            root_level=root.level,
+            aio_handlers=aio.handlers[:],
+            aio_propagate=aio.propagate,
+            stdout=sys.stdout,
+            stderr=sys.stderr,
+        )
+    _OVERLAP.depth += 1
     try:
         yield
     finally:
-        kopf.set_default_registry(previous_registry)
-        root.handlers[:], root.level = root_handlers, root_level
-        aio.handlers[:], aio.propagate = aio_handlers, aio_propagate
+        _OVERLAP.depth -= 1
+        if _OVERLAP.depth == 0 and _OVERLAP.saved is not None:
+            state, _OVERLAP.saved = _OVERLAP.saved, None
+            root, aio = logging.getLogger(), logging.getLogger("asyncio")
+            kopf.set_default_registry(state.registry)
+            root.handlers[:], root.level = state.root_handlers, state.root_level
+            aio.handlers[:], aio.propagate = state.aio_handlers, state.aio_propagate
+            sys.stdout, sys.stderr = state.stdout, state.stderr
 
 
 def _failure(runner: KopfRunner, what: str) -> RuntimeError:
@@ -182,10 +280,14 @@ async def run_operator(
     extra_args: Sequence[str] = ("--verbose",),
     startup_timeout: float = 10.0,
     stop_timeout: float = 15.0,
+    standalone: bool = True,
 ) -> AsyncIterator[OperatorRun]:
     """Run ``kopf run --standalone --all-namespaces -m MODULE`` against ``kube``.
 
     ``namespace``: serve only this namespace (``--namespace``) instead of all of them.
+    ``standalone=False``: without ``--standalone``, so the module's own peering settings apply
+    (declare kopf's peering CRDs first, e.g. ``declare_peering``); a passive operator never
+    watches the resources it serves, so pass ``watched`` (e.g. the peering's plural).
     ``configure``: a test's own settings tweaks, applied after ``fast_settings``.
     ``watched``: plurals whose WATCH to await before returning (default: every resource of
     the fake that the module's handlers select).
@@ -202,7 +304,7 @@ async def run_operator(
         scope = ["--namespace", namespace] if namespace else ["--all-namespaces"]
         settings = kopf.OperatorSettings()
         runner = KopfRunner(
-            ["run", "--standalone", *scope, "-m", module, *extra_args],
+            ["run", *(["--standalone"] if standalone else []), *scope, "-m", module, *extra_args],
             registry=registry,
             settings=settings,
             timeout=stop_timeout,

@@ -22,13 +22,23 @@ from tests.kube.harness import OperatorRun, RunOperator
 from tests.kube.harness import run_operator as _run_operator
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "writes_unknown_fields: the test writes fields the schema lacks on purpose (pruning)"
+    )
+
+
 @pytest.fixture
-async def kube() -> AsyncIterator[FakeKubeAPI]:
+async def kube(request: pytest.FixtureRequest) -> AsyncIterator[FakeKubeAPI]:
     """A fresh fake Kubernetes API (with the project's CRDs) on a free loopback port."""
+    on_purpose = request.node.get_closest_marker("writes_unknown_fields") is not None
     async with FakeKubeAPI() as api:
         yield api
         errors = api.server_errors()
+        pruned = api.pruned()
     assert not errors, f"the fake API failed internally: {errors!r}"
+    # A real API server drops what its schema lacks, silently: a field we write must be in the CRD.
+    assert on_purpose or not pruned, f"the API server would prune fields the CRDs lack: {pruned!r}"
 
 
 @pytest.fixture

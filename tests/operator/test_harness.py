@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.kube.fake_api import JSON_PATCH, FakeKubeAPI, KubeAPIError, crd_manifest
 from tests.kube.harness import RunOperator
 
+CRDS = Path(__file__).resolve().parents[2] / "crds"
 SAMPLE = "tests.kube.sample_operator"
 NS = "team-a"
 KOPF_FINALIZER = "kopf.zalando.org/KopfFinalizerMarker"
+SWEPT = "2026-11-27T10:00:00Z"  # a status field the MLCostPolicy schema has (status.lastSweep)
 
 
 def policy(name: str = "p1", spec: dict[str, Any] | None = None, **meta: Any) -> dict[str, Any]:
@@ -56,8 +60,8 @@ def test_create_stamps_metadata_and_drops_status(kube: FakeKubeAPI) -> None:
 def test_generation_counts_spec_changes_only(kube: FakeKubeAPI) -> None:
     rv0 = kube.create(policy())["metadata"]["resourceVersion"]
 
-    after_status = kube.patch_status("mcp", NS, "p1", {"phase": "Ok"})
-    assert after_status["status"] == {"phase": "Ok"}
+    after_status = kube.patch_status("mcp", NS, "p1", {"lastSweep": SWEPT})
+    assert after_status["status"] == {"lastSweep": SWEPT}
     assert after_status["metadata"]["generation"] == 1
     assert int(after_status["metadata"]["resourceVersion"]) > int(rv0)
 
@@ -65,14 +69,14 @@ def test_generation_counts_spec_changes_only(kube: FakeKubeAPI) -> None:
     assert after_labels["metadata"]["generation"] == 1
 
     # The main resource cannot change the status, the status subresource cannot change spec.
-    ignored = kube.patch("mcp", NS, "p1", {"status": {"phase": "Hacked"}})
-    assert ignored["status"] == {"phase": "Ok"}
+    ignored = kube.patch("mcp", NS, "p1", {"status": {"lastSweep": "2000-01-01T00:00:00Z"}})
+    assert ignored["status"] == {"lastSweep": SWEPT}
     ignored = kube.patch("mcp", NS, "p1", {"spec": {"mode": "Enforce"}}, subresource="status")
-    assert ignored["spec"] == {"mode": "Audit"}
+    assert ignored["spec"]["mode"] == "Audit"
 
     after_spec = kube.patch_spec("mcp", NS, "p1", {"mode": "Enforce"})
     assert after_spec["metadata"]["generation"] == 2
-    assert after_spec["status"] == {"phase": "Ok"}
+    assert after_spec["status"] == {"lastSweep": SWEPT}
 
     # A no-op write creates no new version.
     noop = kube.patch_spec("mcp", NS, "p1", {"mode": "Enforce"})
@@ -117,14 +121,14 @@ def test_stale_resource_version_is_rejected(kube: FakeKubeAPI) -> None:
 
 def test_replace_keeps_status_and_bumps_generation(kube: FakeKubeAPI) -> None:
     kube.create(policy())
-    kube.patch_status("mcp", NS, "p1", {"phase": "Ok"})
+    kube.patch_status("mcp", NS, "p1", {"lastSweep": SWEPT})
     current = kube.get("mcp", NS, "p1")
     assert current is not None
     current["spec"] = {"mode": "Enforce"}
-    current["status"] = {"phase": "Overwritten?"}
+    current["status"] = {"lastSweep": "2000-01-01T00:00:00Z"}
     replaced = kube.replace(current)
-    assert replaced["spec"] == {"mode": "Enforce"}
-    assert replaced["status"] == {"phase": "Ok"}
+    assert replaced["spec"]["mode"] == "Enforce"
+    assert replaced["status"] == {"lastSweep": SWEPT}
     assert replaced["metadata"]["generation"] == 2
     with pytest.raises(KubeAPIError) as err:  # custom resources need a resourceVersion on PUT
         kube.replace(policy())
@@ -152,7 +156,7 @@ def test_watch_resumes_after_a_resource_version(kube: FakeKubeAPI) -> None:
     kube.create(policy("before"))
     since = kube.list_objects("mcp", NS)[0]["metadata"]["resourceVersion"]
     kube.create(policy("after"))
-    kube.patch_status("mcp", NS, "after", {"phase": "Ok"})
+    kube.patch_status("mcp", NS, "after", {"lastSweep": SWEPT})
     kube.delete("mcp", NS, "before")
     path = kube.resource("mcp").url(NS)
     status, body = kube.request("GET", f"{path}?watch=true&resourceVersion={since}&timeoutSeconds=1")
@@ -170,6 +174,123 @@ def test_crd_created_through_the_api_is_served(kube: FakeKubeAPI) -> None:
     assert {r["name"] for r in discovery["resources"]} == {"widgets", "widgets/status"}
     kube.create({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}})
     assert kube.get("widgets", "default", "w") is not None
+
+
+# ----- the fake API enforces CRDs as a real server does -----------------------------------------
+
+METADATA_REFUSED = (
+    "spec.validation.openAPIV3Schema.properties[metadata]: Forbidden: must not specify anything other "
+    "than name and generateName, but metadata is implicitly specified"
+)
+
+
+def _widget_crd_with_root_metadata_description() -> dict[str, Any]:
+    crd = crd_manifest(group="example.com", version="v1", kind="Widget", plural="widgets")
+    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"] = {
+        "type": "object",
+        "properties": {
+            "metadata": {"type": "object", "description": "Standard object metadata."},
+            "spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+        },
+    }
+    return crd
+
+
+def test_crd_refused_by_a_real_server_is_refused(kube: FakeKubeAPI) -> None:
+    with pytest.raises(KubeAPIError) as err:
+        kube.create(_widget_crd_with_root_metadata_description())
+    assert err.value.status == 422
+    assert err.value.body["reason"] == "Invalid"
+    assert err.value.body["message"] == (
+        f'CustomResourceDefinition.apiextensions.k8s.io "widgets.example.com" is invalid: {METADATA_REFUSED}'
+    )
+    assert kube.get("customresourcedefinitions", None, "widgets.example.com") is None
+    status, _ = kube.request("GET", "/apis/example.com/v1")
+    assert status == 404  # nothing was declared
+
+
+@pytest.mark.writes_unknown_fields
+def test_crd_update_is_checked_and_its_new_schema_applies(kube: FakeKubeAPI) -> None:
+    crd = crd_manifest(group="example.com", version="v1", kind="Widget", plural="widgets")
+    kube.create(crd)
+    kube.create(
+        {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"a": 1}}
+    )
+    bad = _widget_crd_with_root_metadata_description()
+    with pytest.raises(KubeAPIError) as err:
+        kube.patch("crds", None, "widgets.example.com", {"spec": bad["spec"]})
+    assert err.value.status == 422 and METADATA_REFUSED in err.value.body["message"]
+    # A valid schema that specifies only spec.b: from now on, writes are pruned by it.
+    schema = {
+        "type": "object",
+        "properties": {"spec": {"type": "object", "properties": {"b": {"type": "integer", "default": 2}}}},
+    }
+    kube.patch("crds", None, "widgets.example.com", {"spec": {"versions": [crd["spec"]["versions"][0] | {
+        "schema": {"openAPIV3Schema": schema}}]}})  # fmt: skip
+    written = kube.patch("widgets", "default", "w", {"metadata": {"labels": {"x": "y"}}})
+    assert written["spec"] == {"b": 2}
+
+
+def test_fake_refuses_to_start_with_an_invalid_default_crd() -> None:
+    with pytest.raises(KubeAPIError) as err, FakeKubeAPI(crds=[_widget_crd_with_root_metadata_description()]):
+        pass
+    assert METADATA_REFUSED in str(err.value)
+
+
+def test_project_crds_are_the_shipped_files(kube: FakeKubeAPI) -> None:
+    for path in sorted(CRDS.glob("mlcost.io_*.yaml")):
+        shipped = yaml.safe_load(path.read_text())
+        served = kube.get("customresourcedefinitions", None, shipped["metadata"]["name"])
+        assert served is not None
+        assert served["spec"] == shipped["spec"]
+
+
+@pytest.mark.writes_unknown_fields
+def test_status_fields_missing_from_the_schema_vanish(kube: FakeKubeAPI) -> None:
+    kube.create(policy())
+    written = kube.patch_status(
+        "mcp",
+        NS,
+        "p1",
+        {
+            "observedGeneration": 1,
+            "lastSweep": SWEPT,
+            "phase": "Ready",
+            "budget": {"limit": "5", "owner": "x"},
+        },
+    )
+    # As on a cluster: the operator's write "succeeds", the unknown fields are simply gone.
+    assert written["status"] == {"observedGeneration": 1, "lastSweep": SWEPT, "budget": {"limit": "5"}}
+    assert kube.get("mcp", NS, "p1")["status"] == written["status"]  # type: ignore[index]
+
+
+@pytest.mark.writes_unknown_fields
+def test_unknown_spec_and_metadata_fields_are_pruned_and_defaults_applied(kube: FakeKubeAPI) -> None:
+    created = kube.create(policy(spec={"colour": "red"}) | {"extra": 1})
+    assert "extra" not in created and "colour" not in created["spec"]
+    # The schema's defaults, applied by the server (nested ones through `default: {}`).
+    assert created["spec"]["mode"] == "Audit"
+    assert created["spec"]["resyncInterval"] == "10m"
+    assert created["spec"]["enforcement"]["gracePeriod"] == "1d"
+    patched = kube.patch("mcp", NS, "p1", {"metadata": {"labels": {"a": "b"}, "bogus": 1}})
+    assert patched["metadata"]["labels"] == {"a": "b"} and "bogus" not in patched["metadata"]
+    # Removing a defaulted field brings the default back; the write is then a no-op.
+    again = kube.patch_spec("mcp", NS, "p1", {"mode": None})
+    assert again["spec"]["mode"] == "Audit"
+    assert again["metadata"]["resourceVersion"] == patched["metadata"]["resourceVersion"]
+
+
+def test_strict_field_validation_refuses_unknown_fields(kube: FakeKubeAPI) -> None:
+    kube.create(policy())
+    spec = kube.resource("mcp")
+    status, body = kube.request(
+        "PATCH",
+        spec.url(NS, "p1", "status") + "?fieldValidation=Strict",
+        {"status": {"phase": "Ready"}},
+        content_type="application/merge-patch+json",
+    )
+    assert status == 422
+    assert body["message"] == 'strict decoding error: unknown field "status.phase"'
 
 
 # ----- the real kopf operator against the fake ------------------------------------------------
@@ -190,7 +311,9 @@ async def test_operator_reports_status_and_event_on_create(
         assert event["involvedObject"]["kind"] == "MLCostPolicy"
         assert event["involvedObject"]["namespace"] == NS
         assert event["involvedObject"]["uid"] == obj["metadata"]["uid"]
-        assert op.module.SEEN == [("create", "p1", 1, {"mode": "Audit"})]
+        ((cause, name, generation, spec),) = op.module.SEEN
+        assert (cause, name, generation, spec["mode"]) == ("create", "p1", 1, "Audit")
+        assert spec["resyncInterval"] == "10m"  # the operator sees the CRD's defaults, as on a cluster
 
     # kopf guarded its finalizer JSON patch with the resourceVersion that the fake stamped.
     json_patches = [
@@ -213,7 +336,8 @@ async def test_operator_sees_spec_update_with_new_generation(
         kube.patch_spec("mcp", NS, "p1", {"mode": "Enforce"})
         obj = await kube.wait_for("mcp", NS, "p1", observed(2))
         assert obj is not None and obj["metadata"]["generation"] == 2
-        assert op.module.SEEN[-1] == ("update", "p1", 2, {"mode": "Enforce"})
+        cause, name, generation, spec = op.module.SEEN[-1]
+        assert (cause, name, generation, spec["mode"]) == ("update", "p1", 2, "Enforce")
         await kube.wait_until(lambda: kube.events(name="p1", reason="Reconciled")[1:])
         assert kube.events(name="p1")[-1]["message"] == "update: generation 2"
 

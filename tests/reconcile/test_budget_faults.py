@@ -147,3 +147,180 @@ def test_aws_outage_then_recovery_converges(
     up = reconciler.reconcile(REF, policy_spec(), down.status)
     assert condition(up, "Ready")[0] == "True"
     assert budgets_in_aws(budgets_api) == [NAME]
+
+
+# ------------------------------------------------------------------ adopting what the spec does not manage
+
+CUSTOM_COST_TYPES = {
+    "IncludeTax": False,
+    "IncludeSubscription": True,
+    "UseBlended": False,
+    "IncludeRefund": False,
+    "IncludeCredit": False,
+    "IncludeUpfront": True,
+    "IncludeRecurring": True,
+    "IncludeOtherSubscription": True,
+    "IncludeSupport": False,
+    "IncludeDiscount": True,
+    "UseAmortized": False,
+}
+
+
+def create_console_budget(budgets_api: Any, **fields: Any) -> None:
+    """A budget someone made in the console, with the settings the spec has no words for."""
+    budget = {
+        "BudgetName": NAME,
+        "BudgetLimit": {"Amount": "5000", "Unit": "USD"},
+        "TimeUnit": "MONTHLY",
+        "BudgetType": "COST",
+        **fields,
+    }
+    budgets_api.create_budget(AccountId=ACCOUNT, Budget=budget)
+
+
+def adopt_spec(**budget: Any) -> Any:
+    return policy_spec(adopt=True, notifications=[], **budget)
+
+
+def test_adopting_keeps_cost_types_and_auto_adjust(
+    reconciler: PolicyReconciler, aws: EmbeddedAws, budgets_api: Any
+) -> None:
+    auto_adjust = {"AutoAdjustType": "HISTORICAL", "HistoricalOptions": {"BudgetAdjustmentPeriod": 6}}
+    create_console_budget(
+        budgets_api,
+        CostFilters={"Service": ["Amazon SageMaker"]},
+        CostTypes=CUSTOM_COST_TYPES,
+        AutoAdjustData=auto_adjust,
+    )
+
+    result = reconciler.reconcile(REF, adopt_spec(), None)
+    # The spec adds the tag filter: one UpdateBudget, which must carry the rest back unchanged.
+    assert condition(result, "BudgetSynced")[:2] == ("True", "Applied")
+    assert mutating_calls(aws)[("budgets", "UpdateBudget")] == 1
+    budget = describe(budgets_api)
+    assert budget["CostFilters"] == {"Service": ["Amazon SageMaker"], "TagKeyValue": ["user:team$fraud"]}
+    assert budget["CostTypes"] == CUSTOM_COST_TYPES
+    assert budget["AutoAdjustData"]["HistoricalOptions"] == {"BudgetAdjustmentPeriod": 6}
+
+    # And at every resync after it: nothing to change, nothing sent.
+    aws.reset_calls()
+    again = reconciler.reconcile(REF, adopt_spec(), result.status)
+    assert condition(again, "BudgetSynced")[:2] == ("True", "InSync")
+    assert mutating_calls(aws) == {}
+
+
+def test_planned_limits_are_kept_when_the_limit_agrees(
+    reconciler: PolicyReconciler, aws: EmbeddedAws, budgets_api: Any, clock: Any
+) -> None:
+    month = clock.now.replace(day=1, hour=0, minute=0, second=0)
+    starts = [month.replace(month=m) if m >= month.month else month.replace(year=month.year + 1, month=m)
+              for m in range(1, 13)]  # fmt: skip
+    planned = {
+        str(int(s.timestamp())): {"Amount": "5000" if s == month else "6000", "Unit": "USD"} for s in starts
+    }
+    budgets_api.create_budget(
+        AccountId=ACCOUNT,
+        Budget={
+            "BudgetName": NAME,
+            "PlannedBudgetLimits": planned,
+            "TimeUnit": "MONTHLY",
+            "BudgetType": "COST",
+        },
+    )
+
+    result = reconciler.reconcile(REF, adopt_spec(), None)
+
+    assert condition(result, "BudgetSynced")[:2] == ("True", "Applied")
+    budget = describe(budgets_api)
+    assert budget["PlannedBudgetLimits"] == planned
+    assert "TagKeyValue" in budget["CostFilters"]
+
+
+def test_planned_limits_that_disagree_are_refused_before_any_change(
+    reconciler: PolicyReconciler, aws: EmbeddedAws, budgets_api: Any, clock: Any
+) -> None:
+    month = clock.now.replace(day=1, hour=0, minute=0, second=0)
+    planned = {str(int(month.timestamp())): {"Amount": "4000", "Unit": "USD"}}
+    budgets_api.create_budget(
+        AccountId=ACCOUNT,
+        Budget={
+            "BudgetName": NAME,
+            "PlannedBudgetLimits": planned,
+            "TimeUnit": "MONTHLY",
+            "BudgetType": "COST",
+        },
+    )
+    aws.reset_calls()
+
+    result = reconciler.reconcile(REF, adopt_spec(), None)
+
+    status, reason, message = condition(result, "BudgetSynced")
+    assert (status, reason) == ("False", "BudgetNotManageable")
+    assert "PlannedBudgetLimits" in message and 'spec.budget.limit: "4000"' in message
+    assert "BudgetNotManageable" in [e.reason for e in result.outcome.events]
+    assert mutating_calls(aws) == {}  # not even the ownership tag
+
+
+def test_filter_expression_budget_is_read_and_kept_in_its_form(
+    reconciler: PolicyReconciler, aws: EmbeddedAws, budgets_api: Any, clock: Any
+) -> None:
+    create_console_budget(
+        budgets_api,
+        FilterExpression={"Dimensions": {"Key": "SERVICE", "Values": ["Amazon SageMaker"]}},
+        Metrics=["AmortizedCost"],
+    )
+    day = clock.now.date()
+    aws.queue_cost_and_usage(
+        [
+            {
+                "ResultsByTime": [
+                    {
+                        "TimePeriod": {"Start": day.isoformat(), "End": day.isoformat()},
+                        "Total": {"AmortizedCost": {"Amount": "12.50", "Unit": "USD"}},
+                    }
+                ]
+            }
+        ]
+    )
+
+    result = reconciler.reconcile(REF, adopt_spec(), None)
+
+    assert condition(result, "BudgetSynced")[:2] == ("True", "Applied")
+    budget = describe(budgets_api)
+    # Updated in the budget's own form: the tag filter joins the expression, Metrics stay.
+    assert budget["FilterExpression"] == {
+        "And": [
+            {"Dimensions": {"Key": "SERVICE", "Values": ["Amazon SageMaker"]}},
+            {"Tags": {"Key": "team", "Values": ["fraud"]}},
+        ]
+    }
+    assert budget["Metrics"] == ["AmortizedCost"]
+    assert "CostFilters" not in budget and "CostTypes" not in budget
+    # The status spend is read in the metric the budget tracks.
+    assert result.status.budget is not None and str(result.status.budget.actual_spend) == "12.50"
+
+    aws.reset_calls()
+    again = reconciler.reconcile(REF, adopt_spec(), result.status)
+    assert condition(again, "BudgetSynced")[:2] == ("True", "InSync")
+    assert mutating_calls(aws) == {}
+
+
+def test_filter_expression_the_spec_cannot_say_is_refused(
+    reconciler: PolicyReconciler, aws: EmbeddedAws, budgets_api: Any
+) -> None:
+    expression = {
+        "Or": [
+            {"Dimensions": {"Key": "SERVICE", "Values": ["Amazon SageMaker"]}},
+            {"Dimensions": {"Key": "SERVICE", "Values": ["Amazon Simple Storage Service"]}},
+        ]
+    }
+    create_console_budget(budgets_api, FilterExpression=expression, Metrics=["UnblendedCost"])
+    aws.reset_calls()
+
+    result = reconciler.reconcile(REF, adopt_spec(), None)
+
+    status, reason, message = condition(result, "BudgetSynced")
+    assert (status, reason) == ("False", "BudgetNotManageable")
+    assert "FilterExpression that uses Or" in message
+    assert mutating_calls(aws) == {}
+    assert describe(budgets_api)["FilterExpression"] == expression

@@ -230,6 +230,181 @@ def test_idle_endpoint_deleted_config_kept(sweep: Sweeper, sagemaker: Any, clock
     assert sagemaker.describe_endpoint_config(EndpointConfigName="fraud-legacy-c")
 
 
+IDLE_DELETE: dict[str, Any] = {
+    "endpoints": {"idle": {"window": "7d", "maxInvocations": 0, "action": "Delete"}}
+}
+
+
+def async_endpoint(sagemaker: Any, name: str) -> None:
+    """An asynchronous endpoint: its config has AsyncInferenceConfig."""
+    sagemaker.create_model(ModelName=f"{name}-m", PrimaryContainer={"Image": IMAGE}, ExecutionRoleArn=ROLE)
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=f"{name}-c",
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": f"{name}-m",
+                "InstanceType": "ml.c5.xlarge",
+                "InitialInstanceCount": 1,
+            }
+        ],
+        AsyncInferenceConfig={"OutputConfig": {"S3OutputPath": "s3://fraud/async-out"}},
+    )
+    tags = [{"Key": k, "Value": v} for k, v in TEAM.items()]
+    sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-c", Tags=tags)
+
+
+def publish(
+    aws: EmbeddedAws,
+    clock: Clock,
+    metric: str,
+    value: float,
+    dimensions: dict[str, str],
+    hours_ago: float = 6,
+) -> None:
+    """One datapoint of a SageMaker metric, as SageMaker would publish it."""
+    client_of(aws, "cloudwatch").put_metric_data(
+        Namespace="AWS/SageMaker",
+        MetricData=[
+            {
+                "MetricName": metric,
+                "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions.items()],
+                "Timestamp": clock.now - timedelta(hours=hours_ago),
+                "Value": value,
+                "Unit": "None",
+            }
+        ],
+    )
+
+
+def endpoint_names(sagemaker: Any) -> list[str]:
+    return sorted(e["EndpointName"] for e in sagemaker.list_endpoints()["Endpoints"])
+
+
+def test_busy_async_endpoint_is_never_deleted(
+    sweep: Sweeper, sagemaker: Any, aws: EmbeddedAws, clock: Clock
+) -> None:
+    # Busy the way an async endpoint shows it: requests processed and queued, and (as AWS
+    # documents for async endpoints) no Invocations at all.
+    async_endpoint(sagemaker, "fraud-batch")
+    clock.advance(timedelta(days=8))
+    variant = {"EndpointName": "fraud-batch", "VariantName": "AllTraffic"}
+    publish(aws, clock, "InvocationsProcessed", 1200, variant)
+    publish(aws, clock, "ApproximateBacklogSize", 35, {"EndpointName": "fraud-batch"})
+    aws.reset_calls()
+
+    first = sweep(policy(**IDLE_DELETE))
+    clock.advance(timedelta(hours=2))  # past the 1h grace period
+    second = sweep(policy(**IDLE_DELETE))
+
+    assert endpoint_names(sagemaker) == ["fraud-batch"]
+    for result in (first, second):
+        assert result.status.compliance.by_rule == {}  # type: ignore[union-attr]
+        assert [e.reason for e in result.outcome.events] == []
+    assert sagemaker_writes(aws) == {}
+    assert condition(second, "Compliant")[:2] == ("True", "NoViolations")
+
+
+def test_async_endpoint_with_only_a_backlog_is_busy(
+    sweep: Sweeper, sagemaker: Any, aws: EmbeddedAws, clock: Clock
+) -> None:
+    async_endpoint(sagemaker, "fraud-batch")
+    clock.advance(timedelta(days=8))
+    # Nothing processed in the window (scaled to zero instances, say), but requests wait.
+    publish(aws, clock, "ApproximateBacklogSize", 4, {"EndpointName": "fraud-batch"}, hours_ago=100)
+
+    sweep(policy(**IDLE_DELETE))
+    clock.advance(timedelta(hours=2))
+    result = sweep(policy(**IDLE_DELETE))
+
+    assert endpoint_names(sagemaker) == ["fraud-batch"]
+    assert result.status.compliance.violations == 0  # type: ignore[union-attr]
+
+
+def test_idle_async_endpoint_is_judged_by_what_it_processed(
+    sweep: Sweeper, sagemaker: Any, aws: EmbeddedAws, clock: Clock
+) -> None:
+    async_endpoint(sagemaker, "fraud-batch")
+    clock.advance(timedelta(days=8))
+    # Processed long ago, outside the 7d window: idle now.
+    variant = {"EndpointName": "fraud-batch", "VariantName": "AllTraffic"}
+    publish(aws, clock, "InvocationsProcessed", 500, variant, hours_ago=24 * 7.5)
+
+    marked = sweep(policy(**IDLE_DELETE))
+    clock.advance(timedelta(hours=2))
+    deleted = sweep(policy(**IDLE_DELETE))
+
+    item = marked.status.compliance.items[0]  # type: ignore[union-attr]
+    assert (item.name, item.rule) == ("fraud-batch", "IdleEndpoint")
+    assert "InvocationsProcessed" in item.detail and "ApproximateBacklogSize" in item.detail
+    assert [e.reason for e in deleted.outcome.events] == ["EndpointDeleted"]
+    assert endpoint_names(sagemaker) == []
+
+
+def test_serverless_endpoint_is_judged_by_its_invocations(
+    sweep: Sweeper, sagemaker: Any, aws: EmbeddedAws, clock: Clock
+) -> None:
+    for name in ("fraud-busy", "fraud-idle"):
+        sagemaker.create_model(
+            ModelName=f"{name}-m", PrimaryContainer={"Image": IMAGE}, ExecutionRoleArn=ROLE
+        )
+        sagemaker.create_endpoint_config(
+            EndpointConfigName=f"{name}-c",
+            ProductionVariants=[
+                {
+                    "VariantName": "AllTraffic",
+                    "ModelName": f"{name}-m",
+                    "ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 5},
+                }
+            ],
+        )
+        tags = [{"Key": k, "Value": v} for k, v in TEAM.items()]
+        sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-c", Tags=tags)
+    clock.advance(timedelta(days=8))
+    publish(aws, clock, "Invocations", 80, {"EndpointName": "fraud-busy", "VariantName": "AllTraffic"})
+
+    sweep(policy(**IDLE_DELETE))
+    clock.advance(timedelta(hours=2))
+    result = sweep(policy(**IDLE_DELETE))
+
+    assert [e.reason for e in result.outcome.events] == ["EndpointDeleted"]
+    assert endpoint_names(sagemaker) == ["fraud-busy"]
+
+
+def test_inference_component_endpoint_is_not_judged_and_says_so(
+    sweep: Sweeper, sagemaker: Any, aws: EmbeddedAws, clock: Clock
+) -> None:
+    # Models run as inference components: the variant names no model.
+    sagemaker.create_endpoint_config(
+        EndpointConfigName="fraud-llm-c",
+        ExecutionRoleArn=ROLE,
+        ProductionVariants=[
+            {"VariantName": "AllTraffic", "InstanceType": "ml.g5.xlarge", "InitialInstanceCount": 1}
+        ],
+    )
+    tags = [{"Key": k, "Value": v} for k, v in TEAM.items()]
+    sagemaker.create_endpoint(EndpointName="fraud-llm", EndpointConfigName="fraud-llm-c", Tags=tags)
+    clock.advance(timedelta(days=8))
+    aws.reset_calls()
+
+    first = sweep(policy(**IDLE_DELETE))
+    clock.advance(timedelta(hours=2))
+    second = sweep(policy(**IDLE_DELETE))
+
+    assert endpoint_names(sagemaker) == ["fraud-llm"]
+    assert sagemaker_writes(aws) == {}
+    compliance = second.status.compliance
+    assert compliance is not None and compliance.violations == 0 and compliance.by_rule == {}
+    (item,) = compliance.items
+    assert (item.name, item.rule, item.action) == ("fraud-llm", "IdleNotJudged", None)
+    assert "inference components" in item.detail and "not acted on" in item.detail
+    # Said once, when first seen, not at every sweep.
+    assert [e.reason for e in first.outcome.events] == ["IdleNotJudged"]
+    assert second.outcome.events == []
+    # Nothing to read for it: no CloudWatch request at all.
+    assert ("cloudwatch", "GetMetricData") not in aws.calls()
+
+
 def test_at_most_max_actions_per_sweep(sweep: Sweeper, sagemaker: Any, aws: EmbeddedAws) -> None:
     for i in range(3):
         notebook(sagemaker, f"fraud-gpu-{i}", "ml.m5.xlarge")
@@ -310,6 +485,8 @@ def test_breach_stops_notebooks(sweep: Sweeper, sagemaker: Any, aws: EmbeddedAws
     first = sweep(policy(**rules))
     assert first.status.compliance.by_rule == {"BudgetBreached": 1}  # type: ignore[union-attr]
     clock.advance(timedelta(hours=2))
+    # Past the Cost Explorer interval (and maybe into the next day), spend is asked for again.
+    queue_month(aws, clock, "500.00", "0.00")
 
     result = sweep(policy(**rules))
 

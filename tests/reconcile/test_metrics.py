@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from mlcost.api.v1alpha1.mlcostpolicy import MLCostPolicySpec
+from mlcost.domain.enforcement import ActionKind
 from mlcost.embedded.server import EmbeddedAws
-from mlcost.metrics import Metrics, record_rightsizing_result
+from mlcost.metrics import Metrics, record_policy_result, record_rightsizing_result
 from mlcost.reconcile.rightsizing import RightsizingReconciler
 from tests.reconcile.conftest import ReconcilerFactory, policy_spec
 from tests.reconcile.test_budget_lifecycle import REF
@@ -73,3 +78,135 @@ def test_endpoint_cost_metrics(make_reconciler: ReconcilerFactory, aws: Embedded
     assert found[("mlcost_endpoint_recommended_hourly_cost_usd", labels)] == 0.204
     assert found[("mlcost_endpoint_monthly_savings_usd", labels)] == 446.76
     assert found[("mlcost_reconcile_total", (("kind", "EndpointRightsizing"), ("outcome", "success")))] == 1
+
+
+def test_every_object_has_a_ready_series_until_it_is_deleted(
+    make_reconciler: ReconcilerFactory, aws: EmbeddedAws, clock: object, scorer: None
+) -> None:
+    """mlcost_object_ready feeds the dashboard's $namespace: a budget-only policy counts too."""
+    metrics = Metrics()
+    policies = make_reconciler(recorder=metrics)
+    queue_month(aws, clock, "10.00", "100.00")  # type: ignore[arg-type]
+    record_policy_result(metrics, REF.namespace, REF.name, policies.reconcile(REF, policy_spec(), None), 0.1)
+    rightsizing = RightsizingReconciler(policies.sessions, lambda: policies.governance.catalogue)
+    sized = rightsizing.reconcile(REF_EPR, spec(candidates={"instanceTypes": ["ml.c5.xlarge"]}), None)
+    record_rightsizing_result(metrics, REF_EPR.namespace, REF_EPR.name, sized, 0.1)
+
+    found = samples(metrics)
+    policy = (
+        "mlcost_object_ready",
+        (("kind", "MLCostPolicy"), ("name", REF.name), ("namespace", REF.namespace)),
+    )
+    epr = (
+        "mlcost_object_ready",
+        (("kind", "EndpointRightsizing"), ("name", REF_EPR.name), ("namespace", REF_EPR.namespace)),
+    )
+    assert found[policy] == 1
+    assert found[epr] == 1
+
+    metrics.forget_policy(REF.namespace, REF.name)
+    found = samples(metrics)
+    assert policy not in found
+    assert found[epr] == 1
+
+
+def test_an_object_that_is_not_ready_reads_0(make_reconciler: ReconcilerFactory, aws: EmbeddedAws) -> None:
+    metrics = Metrics()
+    reconciler = make_reconciler(recorder=metrics, max_attempts=1)
+    aws.inject_error("budgets", "DescribeBudget", "AccessDeniedException", "not allowed", count=10)
+
+    result = reconciler.reconcile(REF, policy_spec(), None)
+    record_policy_result(metrics, REF.namespace, REF.name, result, 0.1)
+
+    assert not result.ready
+    key = (
+        "mlcost_object_ready",
+        (("kind", "MLCostPolicy"), ("name", REF.name), ("namespace", REF.namespace)),
+    )
+    assert samples(metrics)[key] == 0
+
+
+def action(name: str, outcome: str = "success") -> tuple[str, tuple[tuple[str, str], ...]]:
+    labels = (("action", name), ("namespace", REF.namespace), ("outcome", outcome), ("policy", REF.name))
+    return ("mlcost_actions_total", labels)
+
+
+def test_actions_start_at_zero_so_the_first_one_shows_in_increase(
+    make_reconciler: ReconcilerFactory, aws: EmbeddedAws, sagemaker: Any
+) -> None:
+    """increase() needs a sample before the first action: every known action is exported at 0."""
+    metrics = Metrics()
+    reconciler = make_reconciler(recorder=metrics, inventory_max_age=timedelta(0))
+    enforce = MLCostPolicySpec.model_validate(
+        {
+            "mode": "Enforce",
+            "scope": {"tags": {"team": "fraud"}},
+            "notebooks": {"allowedInstanceTypes": ["ml.t3.medium"]},
+            "enforcement": {"gracePeriod": "1h"},
+        }
+    )
+
+    first = reconciler.reconcile(REF, enforce, None)
+    record_policy_result(metrics, REF.namespace, REF.name, first, 0.1)
+    before = samples(metrics)
+    assert {before[action(kind.value)] for kind in ActionKind} == {0}
+    assert action("BudgetChange") not in before  # no budget in this policy, no budget action
+
+    sagemaker.create_notebook_instance(
+        NotebookInstanceName="fraud-gpu",
+        InstanceType="ml.m5.xlarge",
+        RoleArn="arn:aws:iam::123456789012:role/sm",
+        Tags=[{"Key": "team", "Value": "fraud"}],
+    )
+    second = reconciler.reconcile(REF, enforce, first.status)
+    record_policy_result(metrics, REF.namespace, REF.name, second, 0.1)
+
+    after = samples(metrics)
+    assert after[action("Marked")] == 1  # 0 -> 1: increase() over the two scrapes is 1
+    assert after[action("Stopped")] == 0
+
+    metrics.forget_policy(REF.namespace, REF.name)
+    assert not [key for key in samples(metrics) if key[0] == "mlcost_actions_total"]
+
+
+def test_budget_and_rightsizing_actions_start_at_zero(
+    make_reconciler: ReconcilerFactory, aws: EmbeddedAws, clock: object, scorer: None
+) -> None:
+    metrics = Metrics()
+    policies = make_reconciler(recorder=metrics, max_attempts=1)
+    # The first reconcile cannot reach AWS Budgets: the budget's action series is there anyway.
+    aws.inject_error("budgets", "DescribeBudget", "AccessDeniedException", "not allowed", count=1)
+    failed = policies.reconcile(REF, policy_spec(), None)
+    record_policy_result(metrics, REF.namespace, REF.name, failed, 0.1)
+    assert not failed.ready
+    assert samples(metrics)[action("BudgetChange")] == 0
+    assert action("Stopped") not in samples(metrics)  # a budget-only policy governs nothing
+
+    queue_month(aws, clock, "10.00", "100.00")  # type: ignore[arg-type]
+    created = policies.reconcile(REF, policy_spec(), failed.status)
+    record_policy_result(metrics, REF.namespace, REF.name, created, 0.1)
+    assert samples(metrics)[action("BudgetChange")] == 1  # the creation, seen by increase()
+
+    rightsizing = RightsizingReconciler(policies.sessions, lambda: policies.governance.catalogue)
+    sized = rightsizing.reconcile(REF_EPR, spec(candidates={"instanceTypes": ["ml.c5.xlarge"]}), None)
+    record_rightsizing_result(metrics, REF_EPR.namespace, REF_EPR.name, sized, 0.1)
+    rollout = (
+        ("action", "EndpointRollout"),
+        ("namespace", REF_EPR.namespace),
+        ("outcome", "success"),
+        ("policy", REF_EPR.name),
+    )
+    assert samples(metrics)[("mlcost_actions_total", rollout)] == 0
+
+
+def test_deleting_a_rightsizing_keeps_the_same_named_policys_actions() -> None:
+    metrics = Metrics()
+    metrics.count_action("MLCostPolicy", REF.namespace, REF.name, "BudgetChange", "success", 0)
+    metrics.count_action("EndpointRightsizing", REF.namespace, REF.name, "BudgetChange", "success", 0)
+    metrics.count_action("EndpointRightsizing", REF.namespace, REF.name, "EndpointRollout", "success")
+
+    metrics.forget_rightsizing(REF.namespace, REF.name)
+
+    found = samples(metrics)
+    assert found[action("BudgetChange")] == 0
+    assert action("EndpointRollout") not in found

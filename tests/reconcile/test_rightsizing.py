@@ -59,17 +59,46 @@ def scorer(sagemaker: Any, aws: EmbeddedAws) -> None:
     put_load(aws, cpu=80, memory=10, invocations=600)
 
 
-def put_load(aws: EmbeddedAws, *, cpu: float, memory: float, invocations: float, hours: int = 48) -> None:
+def _five_minutes(value: float, instances: int) -> dict[str, float]:
+    """A 5-minute aggregate of an instance metric: each instance reports once a minute."""
+    samples = 5.0 * instances
+    return {"SampleCount": samples, "Sum": value * samples, "Minimum": value, "Maximum": value}
+
+
+def put_load(
+    aws: EmbeddedAws,
+    *,
+    cpu: float,
+    memory: float,
+    invocations: float,
+    hours: int = 48,
+    instances: int = 2,
+    endpoint: str = ENDPOINT,
+    variant: str = "AllTraffic",
+    first_hour: int = 1,
+) -> None:
+    """An hourly datapoint of `hours` hours from `first_hour` ago back: CPU/memory as 5-minute
+    aggregates of `instances`."""
     cloudwatch = client_of(aws, "cloudwatch")
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    dims = [{"Name": "EndpointName", "Value": ENDPOINT}, {"Name": "VariantName", "Value": "AllTraffic"}]
-    for hour in range(1, hours + 1):
+    dims = [{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": variant}]
+    for hour in range(first_hour, first_hour + hours):
         at = now - timedelta(hours=hour)
         cloudwatch.put_metric_data(
             Namespace="/aws/sagemaker/Endpoints",
             MetricData=[
-                {"MetricName": "CPUUtilization", "Dimensions": dims, "Timestamp": at, "Value": cpu},
-                {"MetricName": "MemoryUtilization", "Dimensions": dims, "Timestamp": at, "Value": memory},
+                {
+                    "MetricName": "CPUUtilization",
+                    "Dimensions": dims,
+                    "Timestamp": at,
+                    "StatisticValues": _five_minutes(cpu, instances),
+                },
+                {
+                    "MetricName": "MemoryUtilization",
+                    "Dimensions": dims,
+                    "Timestamp": at,
+                    "StatisticValues": _five_minutes(memory, instances),
+                },
             ],
         )
         cloudwatch.put_metric_data(
@@ -80,7 +109,7 @@ def put_load(aws: EmbeddedAws, *, cpu: float, memory: float, invocations: float,
                     "MetricName": "InvocationsPerInstance",
                     "Dimensions": dims,
                     "Timestamp": at,
-                    "Value": invocations / 2,
+                    "Value": invocations / instances,
                 },
             ],
         )
@@ -394,3 +423,241 @@ def test_throttled_cloudwatch_is_reported_then_converges(
     healed = sweep(rightsizing, spec(), throttled.status)
     assert condition(healed, "Ready")[0] == "True"
     assert healed.status.recommendation is not None
+
+
+# ---------------------------------------------------------------------------- what AWS measures
+
+
+def _single_instance_scorer(sagemaker: Any, **variant: Any) -> None:
+    sagemaker.create_model(
+        ModelName="fraud-model",
+        PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1"},
+        ExecutionRoleArn=ROLE,
+    )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=CONFIG,
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": "fraud-model",
+                "InstanceType": "ml.c5.2xlarge",
+                "InitialInstanceCount": 1,
+                **variant,
+            }
+        ],
+    )
+    sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=CONFIG)
+
+
+def test_a_peak_served_by_4_instances_is_not_sized_for_the_1_running_now(
+    rightsizing: RightsizingReconciler, sagemaker: Any, aws: EmbeddedAws
+) -> None:
+    """Autoscaling ran 4 instances at the peak, 1 runs now: Apply must not shrink below the peak."""
+    _single_instance_scorer(sagemaker)
+    # Two days at 1 instance and 20% of its 8 vCPUs, and one hour at 4 instances each at 20%.
+    put_load(aws, cpu=160, memory=10, invocations=600, instances=1, first_hour=2)
+    put_load(aws, cpu=160, memory=10, invocations=2400, hours=1, instances=4)
+    aws.reset_calls()
+
+    result = sweep(rightsizing, spec(**APPLY))
+
+    status = result.status
+    assert status.utilization is not None and status.utilization.instances_at_peak == 4
+    # 4 x 1.6 = 6.4 busy vCPUs: 80% of today's one ml.c5.2xlarge, so nothing smaller is cheaper.
+    assert status.recommendation is not None
+    assert (status.recommendation.instance_type, status.recommendation.instance_count) == ("ml.c5.2xlarge", 1)
+    assert "6.4 vCPUs over 4 instances at the peak (1 now)" in status.recommendation.reason
+    assert writes(aws) == {}  # sized from today's count, this rolled out ml.c5.xlarge x1
+
+
+def test_a_long_lookback_says_which_resolution_it_read(
+    rightsizing: RightsizingReconciler, scorer: None
+) -> None:
+    result = sweep(rightsizing, spec(lookback="30d"))
+
+    utilization = result.status.utilization
+    assert utilization is not None
+    assert (utilization.period_seconds, utilization.invocations_period_seconds) == (300, 300)
+    # 300 invocations per instance in one 5-minute Sum are 60 a minute, not 300.
+    assert utilization.invocations_per_instance == 60
+
+
+@pytest.mark.parametrize("lookback", ["456d", "12h", "20160m"])
+def test_a_lookback_cloudwatch_cannot_answer_is_refused_by_the_schema(lookback: str) -> None:
+    with pytest.raises(ValueError, match="from 1d to 455d"):
+        spec(lookback=lookback)
+
+
+def test_apply_refuses_a_candidate_the_copy_cannot_carry(
+    rightsizing: RightsizingReconciler, sagemaker: Any, aws: EmbeddedAws
+) -> None:
+    """The variant's managed scaling keeps 2-4 instances: a copy with 1 instance is never created."""
+    _single_instance_scorer(
+        sagemaker,
+        InitialInstanceCount=2,
+        ManagedInstanceScaling={"Status": "ENABLED", "MinInstanceCount": 2, "MaxInstanceCount": 4},
+    )
+    put_load(aws, cpu=80, memory=10, invocations=600)
+    aws.reset_calls()
+
+    first = sweep(rightsizing, spec(**APPLY))
+    again = sweep(rightsizing, spec(**APPLY), first.status)
+
+    _, reason, message = condition(first, "Ready")
+    assert reason == "Recommended" and "not applied: variant AllTraffic cannot move" in message
+    assert "ManagedInstanceScaling keeps 2-4 instances" in message
+    assert [e.reason for e in first.outcome.events if e.type == "Warning"] == ["CandidateIncompatible"]
+    assert "CandidateIncompatible" not in [e.reason for e in again.outcome.events]  # one Event
+    assert writes(aws) == {}
+    assert endpoint_config(sagemaker) == CONFIG
+
+
+def test_autoscaling_is_refused_on_a_serverless_variant(
+    rightsizing: RightsizingReconciler, sagemaker: Any, aws: EmbeddedAws
+) -> None:
+    sagemaker.create_model(ModelName="m", PrimaryContainer={"Image": "i"}, ExecutionRoleArn=ROLE)
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=CONFIG,
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": "m",
+                "ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 5},
+            }
+        ],
+    )
+    sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=CONFIG)
+    scaling = {"targetInvocationsPerInstance": 1000, "minInstances": 1, "maxInstances": 4}
+    aws.reset_calls()
+
+    first = sweep(rightsizing, spec(autoscaling=scaling))
+    again = sweep(rightsizing, spec(autoscaling=scaling), first.status)
+
+    status, reason, message = condition(first, "Autoscaling")
+    assert (status, reason) == ("False", "AutoscalingUnsupported")
+    assert "serverless" in message and "DesiredProvisionedConcurrency" in message
+    assert "AutoscalingUnsupported" in [e.reason for e in first.outcome.events]
+    assert "AutoscalingUnsupported" not in [e.reason for e in again.outcome.events]
+    assert writes(aws) == {}
+    assert first.status.managed_autoscaling is None
+
+
+def test_autoscaling_on_invocations_is_refused_on_an_async_endpoint(
+    rightsizing: RightsizingReconciler, sagemaker: Any, aws: EmbeddedAws
+) -> None:
+    """SageMaker publishes no InvocationsPerInstance for async endpoints: the policy would never scale."""
+    sagemaker.create_model(ModelName="m", PrimaryContainer={"Image": "i"}, ExecutionRoleArn=ROLE)
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=CONFIG,
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": "m",
+                "InstanceType": "ml.c5.2xlarge",
+                "InitialInstanceCount": 1,
+            }
+        ],
+        AsyncInferenceConfig={"OutputConfig": {"S3OutputPath": "s3://fraud/async"}},
+    )
+    sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=CONFIG)
+    aws.reset_calls()
+
+    result = sweep(
+        rightsizing,
+        spec(autoscaling={"targetInvocationsPerInstance": 10, "minInstances": 1, "maxInstances": 4}),
+    )
+
+    status, reason, message = condition(result, "Autoscaling")
+    assert (status, reason) == ("False", "AutoscalingUnsupported")
+    assert "asynchronous" in message and "ApproximateBacklogSizePerInstance" in message
+    assert writes(aws) == {}
+
+
+def _ir_job(aws: EmbeddedAws, sagemaker: Any, **input_config: Any) -> None:
+    sagemaker.create_inference_recommendations_job(
+        JobName="fraud-scorer-ir", JobType="Default", RoleArn=ROLE, InputConfig=input_config
+    )
+    aws.set_inference_recommendations(
+        "fraud-scorer-ir",
+        "COMPLETED",
+        [{"InstanceType": "ml.m5.large", "CostPerHour": 0.115, "ModelLatency": 30, "MaxInvocations": 5000}],
+    )
+
+
+def test_inference_recommender_results_of_another_model_are_not_used(
+    rightsizing: RightsizingReconciler, scorer: None, sagemaker: Any, aws: EmbeddedAws
+) -> None:
+    sagemaker.create_model(ModelName="other-model", PrimaryContainer={"Image": "i"}, ExecutionRoleArn=ROLE)
+    _ir_job(aws, sagemaker, ModelName="other-model")
+
+    result = sweep(
+        rightsizing,
+        spec(
+            inferenceRecommender={"jobName": "fraud-scorer-ir"},
+            candidates={"instanceTypes": ["ml.c5.xlarge"]},
+        ),
+    )
+
+    status, reason, message = condition(result, "InferenceRecommender")
+    assert (status, reason) == ("False", "ModelMismatch")
+    assert "model other-model" in message and "variant AllTraffic serves model fraud-model" in message
+    assert result.status.recommendation is not None
+    assert result.status.recommendation.source is not None
+    assert result.status.recommendation.source.value == "CloudWatch"  # not the other model's m5.large
+
+
+def test_inference_recommender_results_for_the_variants_model_package_are_used(
+    rightsizing: RightsizingReconciler, sagemaker: Any, aws: EmbeddedAws
+) -> None:
+    package = "arn:aws:sagemaker:us-east-1:123456789012:model-package/fraud/3"
+    sagemaker.create_model(
+        ModelName="fraud-model", PrimaryContainer={"ModelPackageName": package}, ExecutionRoleArn=ROLE
+    )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=CONFIG,
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": "fraud-model",
+                "InstanceType": "ml.c5.2xlarge",
+                "InitialInstanceCount": 2,
+            }
+        ],
+    )
+    sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=CONFIG)
+    put_load(aws, cpu=80, memory=10, invocations=600)
+    _ir_job(aws, sagemaker, ModelPackageVersionArn=package)
+
+    result = sweep(rightsizing, spec(inferenceRecommender={"jobName": "fraud-scorer-ir"}))
+
+    status, reason, message = condition(result, "InferenceRecommender")
+    assert (status, reason) == ("True", "JobCompleted")
+    assert "for variant(s) AllTraffic" in message
+    rec = result.status.recommendation
+    assert rec is not None and (rec.instance_type, rec.instance_count) == ("ml.m5.large", 1)
+    assert rec.source is not None and rec.source.value == "InferenceRecommender"
+
+
+def test_apply_with_an_unpriced_current_type_says_which_price_to_supply(
+    make_reconciler: ReconcilerFactory, clock: Clock, scorer: None, aws: EmbeddedAws
+) -> None:
+    from mlcost.domain.catalogue import PriceCatalogue, Usage
+
+    policies = make_reconciler()
+    shipped = policies.governance.catalogue
+    unpriced = PriceCatalogue(
+        specs=shipped.specs(),
+        prices=[
+            p for p in shipped.prices() if (p.instance_type, p.usage) != ("ml.c5.2xlarge", Usage.HOSTING)
+        ],
+    )
+    rightsizing = RightsizingReconciler(policies.sessions, lambda: unpriced, clock=clock)
+    aws.reset_calls()
+
+    result = sweep(rightsizing, spec(**APPLY))
+
+    message = condition(result, "Ready")[2]
+    assert "saving is unknown" in message
+    assert "hosting ml.c5.2xlarge in us-east-1" in message  # which price is missing...
+    assert "MLCOST_PRICE_CATALOGUE" in message  # ...and how to supply it
+    assert writes(aws) == {}

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import boto3
+import pytest
+from botocore.exceptions import ClientError
 
 from mlcost.aws.session import AwsSessions, CountingRecorder
 from mlcost.embedded.server import EmbeddedAws
@@ -32,3 +35,40 @@ def test_assumed_role_is_reused_then_refreshed_before_expiry(aws: EmbeddedAws) -
     sessions.client("budgets", target).describe_budgets(AccountId="111122223333")
 
     assert aws.calls()[("sts", "AssumeRole")] == 2
+
+
+def sessions_of(aws: EmbeddedAws) -> AwsSessions:
+    return AwsSessions(
+        default_region="us-east-1",
+        endpoint_url=aws.endpoint_url,
+        max_attempts=5,
+        base_session=boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing"),
+    )
+
+
+def test_account_of_a_role_is_asked_once_by_concurrent_policies(aws: EmbeddedAws) -> None:
+    sessions = sessions_of(aws)
+    target = sessions.target(None, ROLE)
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        accounts = set(pool.map(lambda _: sessions.account_id(target), range(64)))
+
+    assert accounts == {"111122223333"}
+    assert aws.calls()[("sts", "GetCallerIdentity")] == 1
+    assert aws.calls()[("sts", "AssumeRole")] == 1
+
+
+def test_cost_explorer_retries_once_where_other_services_retry_more(aws: EmbeddedAws) -> None:
+    # Each Cost Explorer request costs $0.01, retries included: one retry on a 5xx, not four.
+    sessions = sessions_of(aws)
+    target = sessions.target(None, None)
+    aws.inject_error("ce", "ListCostAllocationTags", "InternalServerException", "boom", count=None)
+    aws.inject_error("budgets", "DescribeBudgets", "InternalErrorException", "boom", count=None)
+
+    with pytest.raises(ClientError):
+        sessions.client("ce", target).list_cost_allocation_tags()
+    with pytest.raises(ClientError):
+        sessions.client("budgets", target).describe_budgets(AccountId="123456789012")
+
+    assert aws.calls()[("ce", "ListCostAllocationTags")] == 2
+    assert aws.calls()[("budgets", "DescribeBudgets")] == 5

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+from mlcost.api.v1alpha1.mlcostpolicy import MLCostPolicySpec, Scope
 from mlcost.embedded.server import EmbeddedAws
 from mlcost.reconcile.policy import PolicyReconciler
 from mlcost.reconcile.results import ObjectRef
@@ -107,3 +108,70 @@ def test_cost_explorer_denied_keeps_budget_synced(reconciler: PolicyReconciler, 
     assert condition(result, "BudgetSynced")[0] == "True"
     assert condition(result, "Ready")[:2] == ("False", "AccessDenied")
     assert result.status.budget is not None and result.status.budget.actual_spend is None
+
+
+def governed_spec() -> MLCostPolicySpec:
+    """A policy whose budget filters on the cost-allocation tag `team` and that governs resources."""
+    spec = policy_spec()
+    return spec.model_copy(update={"scope": Scope(tags={"team": "fraud"})})
+
+
+def ce_calls(aws: EmbeddedAws, operation: str) -> int:
+    return aws.calls()[("ce", operation)]
+
+
+def test_failed_tag_status_is_cached_and_said_in_status(
+    reconciler: PolicyReconciler, aws: EmbeddedAws, clock: Clock
+) -> None:
+    queue_month(aws, clock, "40.00", "600.00")
+    aws.inject_error("ce", "ListCostAllocationTags", "InternalServerException", "boom", count=None)
+
+    status = None
+    results = []
+    for _ in range(6):  # an hour of 10-minute resyncs
+        result = reconciler.reconcile(REF, governed_spec(), status)
+        results.append(result)
+        status = result.status
+        clock.advance(timedelta(minutes=10))
+
+    # One question, one failed ask (two attempts: the first and one retry), then nothing for the
+    # hour: before, every sweep asked again with five attempts.
+    assert ce_calls(aws, "ListCostAllocationTags") == 2
+    state, reason, message = condition(results[-1], "CostAllocationTagsActive")
+    assert (state, reason) == ("Unknown", "AwsUnavailable")
+    assert message.startswith("Cannot tell whether tag(s) team are active cost-allocation tags")
+    assert "asked again after" in message
+    # Said once, when it started; Ready is about the operator's own job and stays True.
+    warnings = [
+        e.reason for r in results for e in r.outcome.events if e.reason == "CostAllocationTagsUnknown"
+    ]
+    assert warnings == ["CostAllocationTagsUnknown"]
+    assert condition(results[-1], "Ready")[0] == "True"
+
+    aws.clear_errors()
+    aws.set_cost_allocation_tags([{"TagKey": "team", "Status": "Active"}])
+    recovered = reconciler.reconcile(REF, governed_spec(), status)
+    assert ce_calls(aws, "ListCostAllocationTags") == 3
+    assert condition(recovered, "CostAllocationTagsActive")[:2] == ("True", "Active")
+
+
+def test_failed_spend_counts_in_the_hourly_bound(
+    reconciler: PolicyReconciler, aws: EmbeddedAws, clock: Clock
+) -> None:
+    aws.inject_error("ce", "GetCostAndUsage", "InternalServerException", "boom", count=None)
+
+    status = None
+    for _ in range(6):
+        result = reconciler.reconcile(REF, policy_spec(), status)
+        status = result.status
+        clock.advance(timedelta(minutes=10))
+
+    assert ce_calls(aws, "GetCostAndUsage") == 2  # one ask an hour, one retry
+    assert condition(result, "Ready")[:2] == ("False", "AwsUnavailable")
+    assert "asked again after" in condition(result, "Ready")[2]
+
+    aws.clear_errors()
+    queue_month(aws, clock, "40.00", "600.00")
+    result = reconciler.reconcile(REF, policy_spec(), status)
+    assert ce_calls(aws, "GetCostAndUsage") == 3
+    assert result.status.budget is not None and result.status.budget.actual_spend is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -169,3 +170,66 @@ def test_sns_topic_in_place_is_fine() -> None:
         "p",
     )
     check_feasible(budget, account_id="123456789012", region="us-east-1")
+
+
+def emails(count: int, start: int = 0) -> list[str]:
+    return [f"u{i}@example.com" for i in range(start, start + count)]
+
+
+TOPIC_A = "arn:aws:sns:us-east-1:123456789012:a"
+TOPIC_B = "arn:aws:sns:us-east-1:123456789012:b"
+
+
+@pytest.mark.parametrize(
+    ("entries", "message"),
+    [
+        # 6 + 5 emails on one trigger: each entry is within the CRD's 10, the merged one is not.
+        (
+            [{"emails": emails(6)}, {"emails": emails(5, start=6)}],
+            "11 email(s) and 0 SNS topic(s)",
+        ),
+        ([{"snsTopicArn": TOPIC_A}, {"snsTopicArn": TOPIC_B}], "0 email(s) and 2 SNS topic(s)"),
+    ],
+)
+def test_subscriber_limits_are_counted_after_merging(entries: list[dict[str, object]], message: str) -> None:
+    notifications = [{"type": "ACTUAL", "threshold": "90", **entry} for entry in entries]
+    # The API model refuses it with the entries named (what `mlcost validate` and the status show)...
+    with pytest.raises(ValueError, match="share the trigger ACTUAL GREATER_THAN 90"):
+        spec(notifications=notifications)
+    # ...and the planner refuses a merged notification over the limit before any AWS call.
+    merged = {
+        NotificationKey("ACTUAL", "GREATER_THAN", Decimal("90"), "PERCENTAGE"): frozenset(
+            Subscriber("SNS" if "snsTopicArn" in e else "EMAIL", str(address))
+            for e in entries
+            for address in ([e["snsTopicArn"]] if "snsTopicArn" in e else e["emails"])  # type: ignore[union-attr]
+        )
+    }
+    with pytest.raises(InvalidSpec, match=re.escape(message)):
+        check_feasible(with_(DESIRED, notifications=merged), account_id="123456789012", region="us-east-1")
+
+
+def test_one_topic_and_ten_emails_on_one_trigger_fit() -> None:
+    budget = desired_budget(
+        spec(
+            notifications=[
+                {"type": "ACTUAL", "threshold": "90", "emails": emails(6), "snsTopicArn": TOPIC_A},
+                {"type": "ACTUAL", "threshold": "90", "emails": emails(4, start=6), "snsTopicArn": TOPIC_A},
+                # Another trigger is another notification, with limits of its own.
+                {"type": "ACTUAL", "threshold": "100", "emails": emails(10), "snsTopicArn": TOPIC_B},
+            ]
+        ),
+        "ns",
+        "p",
+    )
+    check_feasible(budget, account_id="123456789012", region="us-east-1")
+    assert [len(subs) for subs in budget.notifications.values()] == [11, 11]
+
+
+def test_forecast_on_a_daily_budget_is_refused() -> None:
+    forecast = {"type": "FORECASTED", "threshold": "100", "emails": ["a@example.com"]}
+    with pytest.raises(ValueError, match="AWS Budgets does not forecast DAILY budgets"):
+        spec(timeUnit="DAILY", notifications=[forecast])
+    spec(timeUnit="MONTHLY", notifications=[forecast])  # fine on any longer period
+    daily = with_(DESIRED, time_unit="DAILY", notifications={FORECAST_100: frozenset({LEADS})})
+    with pytest.raises(InvalidSpec, match="does not forecast DAILY budgets"):
+        check_feasible(daily, account_id="123456789012", region="us-east-1")

@@ -10,8 +10,16 @@ import pytest
 
 from mlcost.api.v1alpha1.mlcostpolicy import MLCostPolicySpec, ResourceType
 from mlcost.domain.catalogue import Price, PriceCatalogue, Usage
-from mlcost.domain.governance import Remedy, Rule, evaluate, in_scope
-from mlcost.domain.inventory import Inventory, SageMakerResource, Variant
+from mlcost.domain.governance import (
+    Remedy,
+    Rule,
+    Statistic,
+    TrafficSeries,
+    evaluate,
+    in_scope,
+    traffic_measure,
+)
+from mlcost.domain.inventory import EndpointKind, Inventory, SageMakerResource, Variant, endpoint_kind
 
 # Friday 2026-11-27 10:00 UTC = 11:00 in Berlin (CET); Saturday 10:00 UTC is a weekend.
 FRIDAY = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
@@ -38,6 +46,7 @@ def resource(type_: ResourceType, name: str = "fraud-x", **fields: Any) -> SageM
     }
     if type_ is EP:
         defaults["variants"] = (Variant("AllTraffic", "ml.c5.xlarge", 2),)
+        defaults["endpoint_kind"] = EndpointKind.REAL_TIME
     defaults.update(fields)
     return SageMakerResource(type=type_, name=name, arn=f"arn:aws:sagemaker:us-east-1:1:{name}", **defaults)
 
@@ -197,30 +206,158 @@ IDLE = {
 }
 
 
+def per_variant(metric: str, count: int, variant: str = "AllTraffic") -> dict[TrafficSeries, Decimal]:
+    """What CloudWatch summed for one metric of fraud-x's variant over the window."""
+    dimensions = (("EndpointName", "fraud-x"), ("VariantName", variant))
+    return {TrafficSeries(metric, dimensions, Statistic.SUM): Decimal(count)}
+
+
+def backlog(size: int) -> dict[TrafficSeries, Decimal]:
+    """The largest ApproximateBacklogSize of fraud-x in the window (published per endpoint)."""
+    series = TrafficSeries("ApproximateBacklogSize", (("EndpointName", "fraud-x"),), Statistic.MAXIMUM)
+    return {series: Decimal(size)}
+
+
+RT, ASYNC, SERVERLESS, IC = (
+    EndpointKind.REAL_TIME,
+    EndpointKind.ASYNCHRONOUS,
+    EndpointKind.SERVERLESS,
+    EndpointKind.INFERENCE_COMPONENTS,
+)
+SERVERLESS_VARIANT = (Variant("AllTraffic", None, 0, serverless=True),)
+IC_VARIANT = (Variant("AllTraffic", "ml.g5.xlarge", 1, inference_components=True),)
+IDLE_DELETE = [(Rule.IDLE_ENDPOINT, Remedy.DELETE)]
+NOT_JUDGED = "not judged"
+
+
+# (endpoint kind, its variants or None for the default, traffic over the window, expected)
+IDLE_CASES = [
+    (RT, None, per_variant("Invocations", 500), []),
+    (RT, None, per_variant("Invocations", 10), IDLE_DELETE),  # maxInvocations 10 counts as idle
+    (RT, None, {}, IDLE_DELETE),  # no datapoint: no request reached it
+    # Async endpoints publish no Invocations: judged by what they processed and what waits.
+    (ASYNC, None, per_variant("InvocationsProcessed", 500), []),
+    (ASYNC, None, {**per_variant("Invocations", 0), **per_variant("InvocationsProcessed", 500)}, []),
+    (ASYNC, None, per_variant("InvocationFailures", 40), []),
+    (ASYNC, None, backlog(3), []),  # requests queued, none processed yet (e.g. scaled to zero)
+    (ASYNC, None, {**per_variant("InvocationsProcessed", 6), **per_variant("InvocationFailures", 6)}, []),
+    (ASYNC, None, {**per_variant("InvocationsProcessed", 4), **backlog(0)}, IDLE_DELETE),
+    (ASYNC, None, {}, IDLE_DELETE),
+    (ASYNC, None, per_variant("Invocations", 500), IDLE_DELETE),  # never published for async: not read
+    # Serverless variants publish Invocations like real-time ones.
+    (SERVERLESS, SERVERLESS_VARIANT, per_variant("Invocations", 500), []),
+    (SERVERLESS, SERVERLESS_VARIANT, {}, IDLE_DELETE),
+    # Inference components publish per component; an unknown config says nothing: never judged.
+    (IC, IC_VARIANT, {}, NOT_JUDGED),
+    (IC, IC_VARIANT, per_variant("Invocations", 0), NOT_JUDGED),
+    (None, None, {}, NOT_JUDGED),
+]
+
+
 @pytest.mark.parametrize(
-    ("invocations", "fields", "action", "expected"),
+    ("kind", "variants", "traffic", "expected"),
+    IDLE_CASES,
+    ids=[f"{c[0]}-{i}" for i, c in enumerate(IDLE_CASES)],
+)
+def test_idle_rule_reads_what_each_kind_of_endpoint_publishes(
+    kind: EndpointKind | None,
+    variants: tuple[Variant, ...] | None,
+    traffic: dict[TrafficSeries, Decimal],
+    expected: list[tuple[Rule, Remedy]] | str,
+) -> None:
+    policy = spec(endpoints={"idle": {"window": "7d", "maxInvocations": 10, "action": "Delete"}})
+    fields: dict[str, Any] = {"endpoint_kind": kind}
+    if variants is not None:
+        fields["variants"] = variants
+    endpoint = resource(EP, **fields)
+    # The evaluation only sees the series traffic_measure() asks for, as the reconciler reads them.
+    measure = traffic_measure(endpoint)
+    asked = set(measure.requests + measure.waiting)
+    result = evaluate(
+        policy,
+        Inventory("1", "us-east-1", FRIDAY, (endpoint,)),
+        now=FRIDAY,
+        catalogue=CATALOGUE,
+        traffic={s: v for s, v in traffic.items() if s in asked},
+    )
+
+    found = [(v.rule, v.remedy) for v in result.violations]
+    if expected == NOT_JUDGED:
+        assert found == []
+        assert [n.resource.name for n in result.idle_not_judged] == ["fraud-x"]
+        reason = result.idle_not_judged[0].reason
+        assert "cannot judge idleness" in reason and "not acted on" in reason
+        assert result.idle_monthly_waste == 0
+    else:
+        assert found == expected
+        assert result.idle_not_judged == []
+
+
+def test_async_endpoint_measure_names_its_metrics() -> None:
+    endpoint = resource(EP, endpoint_kind=ASYNC)
+    measure = traffic_measure(endpoint)
+    assert {(s.metric, s.dimensions, s.statistic) for s in measure.requests + measure.waiting} == {
+        ("InvocationsProcessed", (("EndpointName", "fraud-x"), ("VariantName", "AllTraffic")), Statistic.SUM),
+        ("InvocationFailures", (("EndpointName", "fraud-x"), ("VariantName", "AllTraffic")), Statistic.SUM),
+        ("ApproximateBacklogSize", (("EndpointName", "fraud-x"),), Statistic.MAXIMUM),
+    }
+    policy = spec(endpoints={"idle": {"window": "7d"}})
+    idle = evaluate(policy, Inventory("1", "us-east-1", FRIDAY, (endpoint,)), now=FRIDAY, catalogue=CATALOGUE)
+    assert "InvocationsProcessed" in idle.violations[0].detail
+    assert "ApproximateBacklogSize" in idle.violations[0].detail
+
+
+def test_inference_component_endpoint_says_why_it_is_not_judged() -> None:
+    endpoint = resource(EP, endpoint_kind=IC, variants=IC_VARIANT)
+    policy = spec(endpoints={"idle": {"window": "7d", "action": "Delete"}})
+    result = evaluate(
+        policy, Inventory("1", "us-east-1", FRIDAY, (endpoint,)), now=FRIDAY, catalogue=CATALOGUE
+    )
+    assert "inference components" in result.idle_not_judged[0].reason
+    assert traffic_measure(endpoint).requests == ()
+
+
+@pytest.mark.parametrize(
+    ("fields", "action", "expected"),
     [
-        ({("fraud-x", "AllTraffic"): Decimal(500)}, {}, "Report", []),
-        ({("fraud-x", "AllTraffic"): Decimal(10)}, {}, "Report", [(Rule.IDLE_ENDPOINT, Remedy.REPORT)]),
-        ({}, {}, "Delete", [(Rule.IDLE_ENDPOINT, Remedy.DELETE)]),
-        ({}, {"created": FRIDAY - timedelta(days=2)}, "Report", []),  # younger than the window
-        ({}, {"status": "Updating"}, "Report", []),
+        ({}, "Report", [(Rule.IDLE_ENDPOINT, Remedy.REPORT)]),
+        ({}, "Delete", [(Rule.IDLE_ENDPOINT, Remedy.DELETE)]),
+        ({"created": FRIDAY - timedelta(days=2)}, "Report", []),  # younger than the window
+        ({"status": "Updating"}, "Report", []),
+        ({"created": FRIDAY - timedelta(days=2), "endpoint_kind": None}, "Delete", []),  # not judged yet
     ],
 )
-def test_idle_endpoints(
-    invocations: dict[tuple[str, str], Decimal],
-    fields: dict[str, Any],
-    action: str,
-    expected: list[tuple[Rule, Remedy]],
+def test_idle_endpoints_age_status_and_action(
+    fields: dict[str, Any], action: str, expected: list[tuple[Rule, Remedy]]
 ) -> None:
     policy = spec(endpoints={**IDLE["endpoints"], "idle": {**IDLE["endpoints"]["idle"], "action": action}})
-    found = violations(policy, resource(EP, **fields), invocations=invocations)
-    assert [(rule, remedy) for _, rule, remedy in found] == expected
+    inventory = Inventory("1", "us-east-1", FRIDAY, (resource(EP, **fields),))
+    result = evaluate(policy, inventory, now=FRIDAY, catalogue=CATALOGUE)
+    assert [(v.rule, v.remedy) for v in result.violations] == expected
+    assert result.idle_not_judged == []
+
+
+@pytest.mark.parametrize(
+    ("asynchronous", "variants", "expected"),
+    [
+        (False, (Variant("a", "ml.c5.xlarge", 1),), RT),
+        (True, (Variant("a", "ml.c5.xlarge", 1),), ASYNC),
+        (False, SERVERLESS_VARIANT, SERVERLESS),
+        (False, (*SERVERLESS_VARIANT, Variant("b", "ml.c5.xlarge", 1)), RT),  # both publish Invocations
+        (False, IC_VARIANT, IC),
+        (True, IC_VARIANT, ASYNC),
+        (False, (), RT),
+    ],
+)
+def test_endpoint_kind_from_its_config(
+    asynchronous: bool, variants: tuple[Variant, ...], expected: EndpointKind
+) -> None:
+    assert endpoint_kind(asynchronous, variants) is expected
 
 
 def test_idle_waste_is_priced_from_the_catalogue() -> None:
     inventory = Inventory("1", "us-east-1", FRIDAY, (resource(EP),))
-    result = evaluate(spec(**IDLE), inventory, now=FRIDAY, catalogue=CATALOGUE, invocations={})
+    result = evaluate(spec(**IDLE), inventory, now=FRIDAY, catalogue=CATALOGUE, traffic={})
     # 2 x ml.c5.xlarge at $0.204/h, 730 h a month.
     assert result.idle_monthly_waste == Decimal("297.84")
     assert "$297.84/month" in result.violations[0].detail

@@ -32,7 +32,7 @@ INSUFFICIENT, SKIPPED = VariantStatus.INSUFFICIENT_DATA, VariantStatus.SKIPPED
 
 # The shipped catalogue: us-east-1 hosting prices for ml.c5.xlarge (0.204), ml.c5.2xlarge (0.408),
 # ml.m5.xlarge (0.23), ml.g4dn.xlarge (0.7364), ml.g5.xlarge (1.4084), ml.g5.2xlarge (1.515), ...
-# but none for ml.m5.2xlarge (specs only) and no specs for ml.c5.4xlarge (price only).
+# and no specs for ml.c5.4xlarge (price only). Tests that need an unpriced type use UNPRICED below.
 SHIPPED = load_default_catalogue()
 
 
@@ -40,6 +40,10 @@ def _test_price(instance_type: str, hourly: str) -> Price:
     return Price(instance_type, Usage.HOSTING, REGION, Decimal(hourly), "TEST", date(2026, 1, 1))
 
 
+# A type with ml.m5.2xlarge's specs (8 vCPUs, 32 GiB) and no hosting price anywhere: the current
+# type whose saving cannot be known (the shipped catalogue may price every real type one day).
+UNPRICED = "ml.m9.2xlarge"
+WITHOUT_PRICE = SHIPPED.merged(PriceCatalogue(specs=[InstanceSpec(UNPRICED, 8, Decimal(32))]))
 # API.md's example: ml.m5.2xlarge at $0.461/h, so x2 = $0.922/h = $673.06/month.
 WITH_M5_2XLARGE = SHIPPED.merged(PriceCatalogue(prices=[_test_price("ml.m5.2xlarge", "0.461")]))
 # A small, cheap type (test prices) that a model of 9.6 GiB does not fit on, however many there are.
@@ -254,20 +258,20 @@ RECOMMENDATIONS = [
         id="latency within target: downsizing allowed",
     ),
     pytest.param(
-        observed(M5_2XL, 2, cpu_peak="89.6", memory_peak=9),
+        observed(UNPRICED, 2, cpu_peak="89.6", memory_peak=9),
         candidates(C5, M5),
         targets(),
-        SHIPPED,
+        WITHOUT_PRICE,
         (RECOMMENDED, None, "ml.c5.xlarge x1", d("148.92"), None, CW),
         id="current type without a price: saving unknown",
     ),
     pytest.param(
-        observed(M5_2XL, 2, cpu_peak="89.6", memory_peak=80),
+        observed(UNPRICED, 2, cpu_peak="89.6", memory_peak=80),
         candidates(C5, M5),
         targets(),
-        SHIPPED,
+        WITHOUT_PRICE,
         # Nothing fits; staying as is saves exactly nothing, price or not.
-        (KEEP, None, "ml.m5.2xlarge x2", None, d("0.00"), CW),
+        (KEEP, None, "ml.m9.2xlarge x2", None, d("0.00"), CW),
         id="current type without a price and nothing fits",
     ),
     pytest.param(
@@ -278,6 +282,26 @@ RECOMMENDATIONS = [
         # Without MemoryUtilization only types with at least the current 16 GiB qualify.
         (RECOMMENDED, d("595.68"), "ml.m5.xlarge x1", d("167.90"), d("427.78"), CW),
         id="no memory data: at least the current memory",
+    ),
+    # Autoscaling ran 4 instances at the peak and 1 now: the busiest instance at 160% (1.6 of 8
+    # vCPUs) x 4 instances = 6.4 vCPUs to serve. Sized from today's count (1.6 vCPUs) this would be
+    # "ml.c5.xlarge x1, saves $148.92/month", too small by 4x.
+    pytest.param(
+        observed(C5_2XL, 1, cpu_peak=160, cpu_total_peak=640, instances_at_peak=Decimal(4), memory_peak=15),
+        candidates(C5, C5_2XL),
+        targets(),
+        SHIPPED,
+        (KEEP, d("297.84"), "ml.c5.2xlarge x1", d("297.84"), d("0.00"), CW),
+        id="4 instances at the peak, 1 now: sized for the peak's 4",
+    ),
+    pytest.param(
+        observed(C5_2XL, 4, cpu_peak=160, cpu_total_peak=160, instances_at_peak=Decimal(1), memory_peak=15),
+        candidates(C5, C5_2XL),
+        targets(),
+        SHIPPED,
+        # 4 now, but the peak ran on 1 (1.6 vCPUs in all): one c5.xlarge keeps CPU at 40%.
+        (RECOMMENDED, d("1191.36"), "ml.c5.xlarge x1", d("148.92"), d("1042.44"), CW),
+        id="1 instance at the peak, 4 now: sized for the peak, not 4 x the busiest",
     ),
 ]
 
@@ -441,11 +465,11 @@ REASONS = [
         id="no fit names what failed",
     ),
     pytest.param(
-        observed(M5_2XL, 2, cpu_peak="89.6", memory_peak=9),
+        observed(UNPRICED, 2, cpu_peak="89.6", memory_peak=9),
         candidates(C5, M5),
         targets(),
-        SHIPPED,
-        ["the current ml.m5.2xlarge x2 has no hosting price in us-east-1", "the saving is unknown"],
+        WITHOUT_PRICE,
+        ["the current ml.m9.2xlarge x2 has no hosting price in us-east-1", "the saving is unknown"],
         id="current price unknown",
     ),
 ]
@@ -462,6 +486,19 @@ def test_reason_says_why(
     reason = recommend_variant(seen_, targets_, candidates_, catalogue, REGION).reason
     for phrase in phrases:
         assert phrase in reason
+
+
+def test_peak_served_by_more_instances_than_now_says_so() -> None:
+    result = recommend_variant(
+        observed(C5_2XL, 1, cpu_peak=160, cpu_total_peak=640, instances_at_peak=Decimal(4), memory_peak=15),
+        targets(),
+        candidates(C5, C5_2XL),
+        SHIPPED,
+        REGION,
+    )
+    assert result.current_meets_targets is False  # 6.4 of 8 vCPUs = 80% > 60% on one instance
+    assert "6.4 vCPUs over 4 instances at the peak (1 now)" in result.reason
+    assert result.utilization.instances_at_peak == Decimal(4)
 
 
 @pytest.mark.parametrize(
@@ -680,10 +717,21 @@ def ir(
             observed(C5_2XL, 2, invocations_per_instance_peak=300),
             candidates(),
             targets(),
-            [ir("ml.m5.large", "0.23", 45, 500, count=2)],
-            # No CPU data: only the measured result sizes it. 600/min needs 2 x 300/min.
+            [ir("ml.m5.large", "0.115", 45, 500, count=2)],
+            # No CPU data: only the measured result sizes it. 600/min needs 2 x 300/min. CostPerHour
+            # is per instance (RecommendationMetrics): 2 x 0.115, never 0.115 / 2.
             (RECOMMENDED, d("595.68"), "ml.m5.large x2", d("167.90"), d("427.78"), IR),
             id="sizes a variant without CPU data",
+        ),
+        pytest.param(
+            observed(C5_2XL, 1, invocations_per_instance_peak=100, invocations_peak_per_minute=Decimal(400)),
+            candidates(),
+            targets(),
+            [ir("ml.m5.large", "0.115", 45, 500)],
+            # 1 instance now, but the variant served 400/min at its peak (4 instances then): two
+            # m5.large at 60% of 500/min, not one sized from 100/min x today's count.
+            (RECOMMENDED, d("297.84"), "ml.m5.large x2", d("167.90"), d("129.94"), IR),
+            id="peak requests of the whole variant, not per instance x today's count",
         ),
         pytest.param(
             observed(G5, 1, cpu_peak=50, memory_peak=20, gpu_peak=30, invocations_per_instance_peak=100),
@@ -771,11 +819,11 @@ def test_endpoint_totals_unknown_when_a_price_is() -> None:
     result = recommend_endpoint(
         [
             observed(C5_2XL, 2, cpu_peak=90, memory_peak=15),
-            observed(M5_2XL, 2, variant="B", cpu_peak=90, memory_peak=9),
+            observed(UNPRICED, 2, variant="B", cpu_peak=90, memory_peak=9),
         ],
         targets(),
         candidates(C5, M5),
-        SHIPPED,
+        WITHOUT_PRICE,
         REGION,
     )
     assert result.current_monthly is None

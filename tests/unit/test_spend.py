@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
-from mlcost.domain.spend import BudgetPeriod, Spend, SpendCache, SpendKey, budget_period, utilization_percent
+from mlcost.domain.errors import AccessDenied, Throttled
+from mlcost.domain.spend import (
+    BudgetPeriod,
+    CostExplorerCache,
+    Spend,
+    SpendCache,
+    SpendKey,
+    TagStatusKey,
+    budget_period,
+    utilization_percent,
+)
 
 
 @pytest.mark.parametrize(
@@ -59,3 +72,63 @@ def test_older_answer_never_replaces_newer() -> None:
     found = cache.lookup(KEY, NOW)
     assert found is not None
     assert found.actual == Decimal(10)
+
+
+def test_failure_is_kept_for_the_interval_and_replayed() -> None:
+    cache = CostExplorerCache(timedelta(hours=1))
+    asks: list[datetime] = []
+
+    def denied() -> Spend:
+        asks.append(NOW)
+        raise AccessDenied("ce:GetCostAndUsage: not allowed", operation="ce:GetCostAndUsage")
+
+    with pytest.raises(AccessDenied, match="not allowed"):
+        cache.get(KEY, NOW, denied)
+    with pytest.raises(AccessDenied, match=r"failed at 10:00 UTC; .* asked again after 11:00 UTC"):
+        cache.get(KEY, NOW + timedelta(minutes=59), denied)
+    failure = cache.failure(KEY, NOW + timedelta(minutes=30))
+    assert failure is not None and failure.reason == "AccessDenied"
+    assert len(asks) == 1
+    assert cache.get(KEY, NOW + timedelta(hours=1), lambda: Spend(Decimal(1), None, NOW)).actual == 1
+    assert cache.failure(KEY, NOW + timedelta(hours=1)) is None
+
+
+def test_concurrent_misses_wait_for_one_request() -> None:
+    cache = CostExplorerCache(timedelta(hours=1))
+    release = threading.Event()
+    asks = 0
+
+    def slow() -> Spend:
+        nonlocal asks
+        asks += 1
+        release.wait(5)
+        return Spend(Decimal(7), None, NOW)
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        futures = [pool.submit(cache.get, KEY, NOW, slow) for _ in range(12)]
+        time.sleep(0.2)  # every thread has missed and is waiting on the one in flight
+        release.set()
+        answers = [f.result(timeout=5) for f in futures]
+    assert asks == 1
+    assert {a.actual for a in answers} == {Decimal(7)}
+
+
+def test_concurrent_misses_share_one_failure() -> None:
+    cache = CostExplorerCache(timedelta(hours=1))
+    release = threading.Event()
+    asks = 0
+
+    def slow_failure() -> object:
+        nonlocal asks
+        asks += 1
+        release.wait(5)
+        raise Throttled("ce:ListCostAllocationTags: slow down")
+
+    question = TagStatusKey("123456789012", ("team",))
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        futures = [pool.submit(cache.get, question, NOW, slow_failure) for _ in range(8)]
+        time.sleep(0.2)
+        release.set()
+        errors = [f.exception(timeout=5) for f in futures]
+    assert asks == 1
+    assert all(isinstance(e, Throttled) for e in errors)

@@ -283,12 +283,16 @@ def openapi_schema(model: type[BaseModel]) -> dict[str, Any]:
     raw = model.model_json_schema(by_alias=True, schema_generator=_CrdSchemaGenerator)
     defs = raw.pop("$defs", {})
     fields = raw["properties"]
-    # The API server owns these three: apiVersion and kind are plain strings and metadata may
-    # only be `type: object` at the root of a CRD schema (the server validates it itself).
+    # The API server owns these three: apiVersion and kind are plain strings, and the root
+    # metadata must be exactly `type: object`: apiextensions validation refuses anything else there
+    # (a description included: "must not specify anything other than name and generateName, but
+    # metadata is implicitly specified"); the server validates metadata itself.
     owned = {
         name: {"description": fields.pop(name)["description"], "type": type_}
-        for name, type_ in (("apiVersion", "string"), ("kind", "string"), ("metadata", "object"))
+        for name, type_ in (("apiVersion", "string"), ("kind", "string"))
     }
+    fields.pop("metadata")
+    owned["metadata"] = {"type": "object"}
     root = _structural(raw, defs)
     root["properties"] = {**owned, **root["properties"]}
     _without_defaults(root["properties"]["status"])
@@ -356,13 +360,40 @@ def render_crd(crd: Mapping[str, Any]) -> str:
     return HEADER + body
 
 
+KUSTOMIZATION = "kustomization.yaml"
+
+
+def render_kustomization() -> str:
+    """crds/kustomization.yaml: lets another kustomization take crds/ as a directory resource.
+
+    kustomize refuses a file outside its kustomization's root (`../crds/x.yaml`), but accepts a
+    directory that is a kustomization of its own (`../crds`).
+    """
+    body = yaml.dump(
+        {
+            "apiVersion": "kustomize.config.k8s.io/v1beta1",
+            "kind": "Kustomization",
+            "resources": [kind.filename for kind in KINDS],
+        },
+        Dumper=_Dumper,
+        sort_keys=False,
+        default_flow_style=False,
+    )
+    return HEADER + body
+
+
 def render_crds() -> dict[str, str]:
-    """File name -> YAML text of every CRD."""
-    return {kind.filename: render_crd(build_crd(kind)) for kind in KINDS}
+    """File name -> YAML text of every CRD, and of the kustomization that lists them (last)."""
+    rendered = {kind.filename: render_crd(build_crd(kind)) for kind in KINDS}
+    rendered[KUSTOMIZATION] = render_kustomization()
+    return rendered
 
 
 def write_crds(directory: Path) -> list[Path]:
-    """Write every CRD into `directory` (created if missing); return the files written."""
+    """Write every CRD and crds/kustomization.yaml into `directory` (created if missing).
+
+    Return the files written, the CRDs first in KINDS order.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     for filename, text in render_crds().items():

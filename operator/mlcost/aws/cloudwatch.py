@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import bisect
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -61,18 +62,30 @@ class VariantMetrics:
     """A variant's load over a window, as CloudWatch reports it (peaks of `period`-second buckets).
 
     cpu and gpu are percentages of one core / one GPU, summed over all of them (400 = four
-    vCPUs busy); memory and gpu_memory percentages of the whole instance; model_latency is
-    in microseconds; invocations_per_instance is the peak of SageMaker's per-minute values.
+    vCPUs busy), of the busiest instance; memory and gpu_memory percentages of the whole
+    instance; model_latency is in microseconds.
+
+    The whole variant's load is measured per bucket, with the instances that served it then
+    (never today's count): cpu_total / gpu_total are the bucket's Maximum times the instances
+    reporting in that bucket, and instances_at_peak that count at cpu_total's peak.
+    invocations_per_minute is the variant's requests per minute (each bucket's Invocations Sum
+    divided by its minutes), invocations_per_instance that over the instances reporting then.
+    period is the utilisation buckets' length, invocations_period the invocation buckets'.
     """
 
     period: int
-    invocations: SeriesSummary  # Sum
-    invocations_per_instance: SeriesSummary  # Sum per minute
+    invocations: SeriesSummary  # Sum per invocations_period bucket
+    invocations_per_instance: SeriesSummary  # per minute
     model_latency: SeriesSummary  # Maximum
     cpu: SeriesSummary  # Maximum
     memory: SeriesSummary  # Maximum
     gpu: SeriesSummary  # Maximum
     gpu_memory: SeriesSummary  # Maximum
+    invocations_period: int = 60
+    invocations_per_minute: SeriesSummary = SeriesSummary(None, Decimal(0), 0, None)
+    cpu_total: SeriesSummary = SeriesSummary(None, Decimal(0), 0, None)
+    gpu_total: SeriesSummary = SeriesSummary(None, Decimal(0), 0, None)
+    instances_at_peak: Decimal | None = None
 
     def _all(self) -> tuple[SeriesSummary, ...]:
         return (
@@ -99,19 +112,71 @@ class VariantMetrics:
         return self.gpu.samples > 0 or self.gpu_memory.samples > 0
 
 
-# VariantMetrics field -> (namespace, metric, statistic)
 # name -> (namespace, metric, statistic, period in seconds before CloudWatch's retention rounding)
 _VARIANT_SERIES = {
-    "invocations": (INVOCATIONS_NAMESPACE, "Invocations", "Sum", UTILIZATION_PERIOD),
-    # Each request adds 1/instances to InvocationsPerInstance, so only a per-minute Sum is a
-    # rate: its peak is the busiest minute's invocations per instance.
-    "invocations_per_instance": (INVOCATIONS_NAMESPACE, "InvocationsPerInstance", "Sum", 60),
+    # Per-minute Sums where CloudWatch still has them: the busiest minute is the peak to size
+    # for. Past 15 days the period is 300 s or 3600 s, and each Sum is divided by its minutes.
+    # InvocationsPerInstance is not read: it is Invocations / instances (each request adds
+    # 1/instances to it), which the instances reporting below give, for one series less.
+    "invocations": (INVOCATIONS_NAMESPACE, "Invocations", "Sum", 60),
     "model_latency": (INVOCATIONS_NAMESPACE, "ModelLatency", "Maximum", UTILIZATION_PERIOD),
     "cpu": (INSTANCE_NAMESPACE, "CPUUtilization", "Maximum", UTILIZATION_PERIOD),
+    # Every instance publishes one CPUUtilization datapoint a minute to the variant's series, so
+    # a bucket's SampleCount divided by its minutes is the number of instances reporting then.
+    "cpu_samples": (INSTANCE_NAMESPACE, "CPUUtilization", "SampleCount", UTILIZATION_PERIOD),
     "memory": (INSTANCE_NAMESPACE, "MemoryUtilization", "Maximum", UTILIZATION_PERIOD),
     "gpu": (INSTANCE_NAMESPACE, "GPUUtilization", "Maximum", UTILIZATION_PERIOD),
     "gpu_memory": (INSTANCE_NAMESPACE, "GPUMemoryUtilization", "Maximum", UTILIZATION_PERIOD),
 }
+# CloudWatch keeps hourly data 455 days (15 months): nothing older can be read.
+MAX_LOOKBACK = timedelta(days=455)
+
+
+def per_minute(points: Sequence[Datapoint], period: int) -> list[Datapoint]:
+    """Sums of `period`-second buckets as per-minute rates: each divided by its minutes."""
+    minutes = Decimal(period) / 60
+    return [Datapoint(p.timestamp, p.value / minutes) for p in points]
+
+
+def instances_reporting(samples: Sequence[Datapoint], period: int) -> dict[datetime, Decimal]:
+    """Instances reporting in each bucket: its SampleCount over its minutes, at least 1.
+
+    An instance that ran for part of a bucket counts as that part; a bucket with any
+    datapoint had at least one instance.
+    """
+    minutes = Decimal(period) / 60
+    return {p.timestamp: max(Decimal(1), p.value / minutes) for p in samples}
+
+
+def per_instance(
+    rates: Sequence[Datapoint], instances: Mapping[datetime, Decimal], period: int
+) -> list[Datapoint]:
+    """Each rate divided by the instances reporting in the utilisation bucket it falls in.
+
+    Buckets are found by time (the `period`-second bucket holding the rate's timestamp), so a
+    60 s rate inside a 300 s bucket uses that bucket's count; rates outside every bucket
+    (no CPUUtilization then) are left out, since nothing says how many instances served them.
+    """
+    starts = sorted(instances)
+    found = []
+    for rate in rates:
+        index = bisect.bisect_right(starts, rate.timestamp) - 1
+        if index >= 0 and rate.timestamp < starts[index] + timedelta(seconds=period):
+            found.append(Datapoint(rate.timestamp, rate.value / instances[starts[index]]))
+    return found
+
+
+def whole_variant(
+    peaks: Sequence[Datapoint], instances: Mapping[datetime, Decimal]
+) -> tuple[list[Datapoint], dict[datetime, Decimal]]:
+    """Per bucket, the busiest instance's figure times the instances reporting then.
+
+    A bucket without a SampleCount (should not happen: the same metric) counts the most
+    instances seen in the window, the conservative choice.
+    """
+    most = max(instances.values(), default=Decimal(1))
+    counts = {p.timestamp: instances.get(p.timestamp, most) for p in peaks}
+    return [Datapoint(p.timestamp, p.value * counts[p.timestamp]) for p in peaks], counts
 
 
 def allowed_period(seconds: int, start_age: timedelta) -> int:
@@ -177,10 +242,12 @@ class MetricsReader:
     ) -> dict[str, VariantMetrics]:
         """Each variant's invocations, latency and instance utilisation over `window` up to `now`.
 
-        Seven series a variant in one GetMetricData request (more only past 500 series or
-        100,800 datapoints), in UTILIZATION_PERIOD buckets or the coarser period CloudWatch
-        keeps for an older start. A metric without data has samples 0 and peak None.
+        Eight series a variant in one GetMetricData request (more only past 500 series or
+        100,800 datapoints): invocations in 60 s buckets, utilisation in UTILIZATION_PERIOD
+        ones, or the coarser period CloudWatch keeps for an older start. A metric without data
+        has samples 0 and peak None. A window over MAX_LOOKBACK reads MAX_LOOKBACK.
         """
+        window = min(window, MAX_LOOKBACK)
         period = allowed_period(UTILIZATION_PERIOD, start_age=window)
         queries = {
             (variant, name): MetricQuery(
@@ -194,13 +261,32 @@ class MetricsReader:
             for name, (namespace, metric, stat, base_period) in _VARIANT_SERIES.items()
         }
         series = self.datapoints(target, list(queries.values()), start=now - window, end=now)
-        return {
-            variant: VariantMetrics(
+        found: dict[str, VariantMetrics] = {}
+        for variant in variants:
+
+            def points(name: str, variant: str = variant) -> list[Datapoint]:
+                return series[queries[(variant, name)]]
+
+            invocations_period = queries[(variant, "invocations")].period
+            instances = instances_reporting(points("cpu_samples"), period)
+            cpu_total, counts = whole_variant(points("cpu"), instances)
+            gpu_total, _ = whole_variant(points("gpu"), instances)
+            cpu_peak = max(cpu_total, key=lambda p: p.value, default=None)
+            rates = per_minute(points("invocations"), invocations_period)
+            summaries = {
+                name: SeriesSummary.of(points(name)) for name in _VARIANT_SERIES if name != "cpu_samples"
+            }
+            found[variant] = VariantMetrics(
                 period=period,
-                **{name: SeriesSummary.of(series[queries[(variant, name)]]) for name in _VARIANT_SERIES},
+                invocations_per_instance=SeriesSummary.of(per_instance(rates, instances, period)),
+                invocations_period=invocations_period,
+                invocations_per_minute=SeriesSummary.of(rates),
+                cpu_total=SeriesSummary.of(cpu_total),
+                gpu_total=SeriesSummary.of(gpu_total),
+                instances_at_peak=None if cpu_peak is None else counts[cpu_peak.timestamp],
+                **summaries,
             )
-            for variant in variants
-        }
+        return found
 
     def datapoints(
         self, target: AwsTarget, queries: Sequence[MetricQuery], *, start: datetime, end: datetime

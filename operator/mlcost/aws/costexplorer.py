@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -28,6 +29,11 @@ def ce_filter(cost_filters: dict[str, tuple[str, ...]]) -> dict[str, Any] | None
     return parts[0] if len(parts) == 1 else {"And": parts}
 
 
+def _forecast_metric(metric: str) -> str:
+    """GetCostForecast's spelling of a GetCostAndUsage metric: AmortizedCost -> AMORTIZED_COST."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", metric).upper()
+
+
 def _day(value: date) -> str:
     return value.isoformat()
 
@@ -38,19 +44,27 @@ class CostExplorerClient:
     def __init__(self, client: Any) -> None:
         self._client = client
 
-    def spend(self, period: BudgetPeriod, cost_filters: dict[str, tuple[str, ...]], now: datetime) -> Spend:
+    def spend(
+        self,
+        period: BudgetPeriod,
+        cost_filters: dict[str, tuple[str, ...]],
+        now: datetime,
+        *,
+        metric: str = "UnblendedCost",
+    ) -> Spend:
+        """Actual spend of the period and its forecast, in `metric` (GetCostAndUsage's spelling)."""
         today = now.date()
         expression = ce_filter(cost_filters)
-        by_day = self._daily_costs(period, today, expression)
+        by_day = self._daily_costs(period, today, expression, metric)
         actual = sum(by_day.values(), Decimal(0))
         before_today = sum((v for d, v in by_day.items() if d < today), Decimal(0))
-        remaining, note = self._forecast(today, period.end, expression)
+        remaining, note = self._forecast(today, period.end, expression, _forecast_metric(metric))
         # The forecast covers today onwards, so it replaces today's partial actual figure.
         forecast = before_today + remaining if remaining is not None else None
         return Spend(actual=actual, forecast=forecast, as_of=now, note=note)
 
     def _daily_costs(
-        self, period: BudgetPeriod, today: date, expression: dict[str, Any] | None
+        self, period: BudgetPeriod, today: date, expression: dict[str, Any] | None, metric: str
     ) -> dict[date, Decimal]:
         request: dict[str, Any] = {
             "TimePeriod": {
@@ -58,7 +72,7 @@ class CostExplorerClient:
                 "End": _day(min(today + timedelta(days=1), period.end)),
             },
             "Granularity": "DAILY",
-            "Metrics": ["UnblendedCost"],
+            "Metrics": [metric],
         }
         if expression:
             request["Filter"] = expression
@@ -68,7 +82,7 @@ class CostExplorerClient:
                 page = self._client.get_cost_and_usage(**request)
             for result in page.get("ResultsByTime", []):
                 day = date.fromisoformat(result["TimePeriod"]["Start"])
-                amount = result.get("Total", {}).get("UnblendedCost", {}).get("Amount", "0")
+                amount = result.get("Total", {}).get(metric, {}).get("Amount", "0")
                 costs[day] += Decimal(amount)
             token = page.get("NextPageToken")
             if not token:
@@ -76,11 +90,11 @@ class CostExplorerClient:
             request["NextPageToken"] = token
 
     def _forecast(
-        self, today: date, end: date, expression: dict[str, Any] | None
+        self, today: date, end: date, expression: dict[str, Any] | None, metric: str
     ) -> tuple[Decimal | None, str]:
         request: dict[str, Any] = {
             "TimePeriod": {"Start": _day(today), "End": _day(end)},
-            "Metric": "UNBLENDED_COST",
+            "Metric": metric,
             "Granularity": "MONTHLY",
         }
         if expression:

@@ -6,7 +6,7 @@ import copy
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,6 +16,7 @@ from typing import Any
 
 from mlcost.aws.errors import aws_call_or_gone
 from mlcost.constants import MANAGED_BY_TAG
+from mlcost.domain.catalogue import InstanceSpec
 from mlcost.domain.errors import Conflict, InvalidSpec, NotFound
 
 # SageMaker names: at most 63 characters of [a-zA-Z0-9-], starting with a letter or digit.
@@ -36,6 +37,8 @@ _RESERVED_TAG_PREFIX = "aws:"
 MAX_ROLLBACK_ALARMS = 10
 # How long SageMaker watches the rollback alarms on the new fleet before it retires the old one.
 DEFAULT_BAKE_SECONDS = 300
+# WaitIntervalInSeconds and TerminationWaitInSeconds both range 0-3600 (botocore shapes).
+MAX_BAKE_SECONDS = 3600
 TRANSITIONAL_STATUSES = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"})
 # SageMaker answers ValidationException, not ResourceNotFound, for a missing endpoint or config.
 _ALREADY_EXISTS_HINTS = ("already existing", "already exists")
@@ -186,26 +189,156 @@ def change_hash(source_config_name: str, variant_changes: Mapping[str, tuple[str
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def copy_request(
+InstanceSpecs = Callable[[str], InstanceSpec | None]
+
+# EC2 families whose instances carry NVMe instance store volumes (Amazon EC2 User Guide, "Instance
+# store volume limits for EC2 instances"): a "d" in the family's attributes (c5d, m5d, r5d, g4dn,
+# p3dn, p4d, c6id, ...) or one of these. SageMaker hosting mounts that store and refuses
+# VolumeSizeInGB for them (botocore, ProductionVariant.VolumeSizeInGB: "Currently only Amazon EBS gp2
+# storage volumes are supported"; the SageMaker guide's "Host instance storage volumes" lists the
+# instance-store types).
+_INSTANCE_STORE_FAMILIES = frozenset({"g5", "g6", "g6e", "gr6", "p5", "p5e", "p5en", "trn1", "trn1n", "trn2"})
+_D_ATTRIBUTE = re.compile(r"^[a-z]+[0-9]+[a-z]*d[a-z]*$")
+
+
+def has_instance_store(instance_type: str) -> bool:
+    """Whether the type's instances come with NVMe instance store (so no EBS VolumeSizeInGB)."""
+    parts = instance_type.split(".")
+    family = parts[1] if len(parts) == 3 else ""
+    return family in _INSTANCE_STORE_FAMILIES or bool(_D_ATTRIBUTE.fullmatch(family))
+
+
+class CandidateRefused(InvalidSpec):
+    """The copy cannot carry a setting of the source to the new instance type: nothing is created."""
+
+    reason = "CandidateIncompatible"
+
+
+def _ami_accelerator(ami: str) -> str:
+    """'gpu' or 'neuron': the accelerator an InferenceAmiVersion is built for (its name says)."""
+    return "neuron" if "-neuron-" in ami else "gpu"
+
+
+def _accelerator_of(spec: InstanceSpec | None) -> str | None:
+    """'gpu', 'neuron', '' (CPU only) or None (the catalogue does not know the type)."""
+    if spec is None:
+        return None
+    if spec.gpu_count:
+        return "gpu"
+    if spec.accelerator:
+        lowered = spec.accelerator.lower()
+        return "neuron" if "inferentia" in lowered or "trainium" in lowered else spec.accelerator
+    return ""
+
+
+def _refusal(variant: Mapping[str, Any], new_type: str, new_count: int) -> str | None:
+    """Why a setting of the variant cannot move to new_type x new_count (adapt_variant's rules)."""
+    old_type = variant.get("InstanceType")
+    changes_type = new_type != old_type
+    if not variant.get("ModelName") and changes_type:
+        return (
+            "it hosts inference components (no ModelName), whose compute requirements were set "
+            "for its instance type; change the components and the type together yourself"
+        )
+    if variant.get("InstancePools"):
+        return (
+            "it provisions from InstancePools (several instance types by priority), which "
+            "rightsizing does not change; list the types in the pools yourself"
+        )
+    if variant.get("AcceleratorType"):
+        return (
+            f"it uses Elastic Inference (AcceleratorType {variant['AcceleratorType']}), which "
+            "SageMaker no longer accepts in a new endpoint config"
+        )
+    reservation = variant.get("CapacityReservationConfig")
+    if reservation and (changes_type or new_count > int(variant.get("InitialInstanceCount") or 0)):
+        return (
+            f"it runs on an ML capacity reservation ({reservation.get('MlReservationArn', 'reserved')}) "
+            f"of {old_type}, which another type or more instances cannot use, and the reservation is "
+            "paid for whether it is used or not"
+        )
+    if variant.get("AcceleratorPartitionLayouts") and changes_type:
+        return (
+            f"its AcceleratorPartitionLayouts are GPU partition (MIG) profiles of {old_type}'s "
+            "accelerators, which another type does not have"
+        )
+    scaling = variant.get("ManagedInstanceScaling") or {}
+    if scaling.get("Status") == "ENABLED":
+        low, high = scaling.get("MinInstanceCount"), scaling.get("MaxInstanceCount")
+        if (low is not None and new_count < int(low)) or (high is not None and new_count > int(high)):
+            return (
+                f"its ManagedInstanceScaling keeps {low}-{high} instances; set candidates.minInstances/"
+                "maxInstances within that range or change the managed scaling"
+            )
+    return None
+
+
+def adapt_variant(
+    variant: dict[str, Any], new_type: str, new_count: int, specs: InstanceSpecs | None = None
+) -> list[str]:
+    """Move one ProductionVariant (in place) to new_type x new_count; return what was dropped.
+
+    Each setting tied to the instance type is kept, dropped or refused (CandidateRefused), so
+    that CreateEndpointConfig and the rollout cannot fail on it (botocore's ProductionVariant
+    documentation for each field):
+    - A variant without ModelName hosts inference components, each sized for the instance type
+      (ComputeResourceRequirements): refused, rightsizing does not resize them.
+    - InstancePools list instance types themselves: refused, there is no one type to change.
+    - AcceleratorType (Elastic Inference) "is no longer supported": refused, a new config cannot
+      carry it and the model may depend on it.
+    - InferenceAmiVersion is for GPU or Neuron instances only: kept for a type with the same
+      accelerator, dropped for a CPU-only type (it gets SageMaker's default image), refused
+      for any other or an unknown type.
+    - CapacityReservationConfig reserves capacity of one instance type: refused for another
+      type or more instances (the reservation is paid for whether used or not, and
+      "capacity-reservations-only" fails to launch outside it).
+    - AcceleratorPartitionLayouts are MIG profiles of one GPU model: refused for another type.
+    - ManagedInstanceScaling bounds the count: refused when the new count is outside them.
+    - VolumeSizeInGB is EBS only: dropped for a type with instance store.
+    """
+    name = variant.get("VariantName", "?")
+    old_type = variant.get("InstanceType")
+    dropped: list[str] = []
+
+    def refuse(why: str) -> CandidateRefused:
+        return CandidateRefused(
+            f"variant {name} cannot move from {old_type} x{variant.get('InitialInstanceCount')} to "
+            f"{new_type} x{new_count}: {why}",
+            operation="sagemaker:CreateEndpointConfig",
+        )
+
+    why = _refusal(variant, new_type, new_count)
+    if why is not None:
+        raise refuse(why)
+    ami = variant.get("InferenceAmiVersion")
+    if ami and new_type != old_type:
+        wanted = _ami_accelerator(str(ami))
+        have = _accelerator_of(specs(new_type)) if specs else None
+        if have == "":
+            del variant["InferenceAmiVersion"]
+            dropped.append(f"InferenceAmiVersion {ami} (for {wanted} instances; {new_type} has none)")
+        elif have != wanted:
+            known = "unknown to the price catalogue" if have is None else f"not a {wanted} instance"
+            raise refuse(f"its InferenceAmiVersion {ami} is for {wanted} instances and {new_type} is {known}")
+    if variant.get("VolumeSizeInGB") is not None and has_instance_store(new_type):
+        dropped.append(
+            f"VolumeSizeInGB {variant.pop('VolumeSizeInGB')} ({new_type} has instance store, "
+            "which SageMaker uses instead of an EBS volume)"
+        )
+    variant["InstanceType"], variant["InitialInstanceCount"] = new_type, new_count
+    return dropped
+
+
+def copy_plan(
     source: EndpointConfigState,
     new_name: str,
     variant_changes: Mapping[str, tuple[str, int]],
     owner: str,
-) -> dict[str, Any]:
-    """The CreateEndpointConfig request that copies source with new instance types and counts.
-
-    Every field of the describe response is kept except the response-only ones; the changed
-    variants get InstanceType and InitialInstanceCount; the tags are the source's (without
-    aws: keys) with MANAGED_BY_TAG set to owner.
-    """
-    request = {
-        k: copy.deepcopy(v)
-        for k, v in source.raw.items()
-        # An empty structure sets nothing, and CreateEndpointConfig rejects e.g. an empty
-        # DataCaptureConfig for its missing required members (moto describes one as {}).
-        if k not in RESPONSE_ONLY_FIELDS and v not in (None, {}, [])
-    }
-    request["EndpointConfigName"] = new_name
+    specs: InstanceSpecs | None = None,
+) -> tuple[dict[str, Any], list[str]]:
+    """copy_request's request and the settings it dropped ("AllTraffic: VolumeSizeInGB 30 (...)")."""
+    request = copy_request(source, new_name, {}, owner)
+    dropped: list[str] = []
     variants: list[dict[str, Any]] = request.get("ProductionVariants", [])
     unknown = set(variant_changes) - {v["VariantName"] for v in variants}
     if unknown:
@@ -222,7 +355,35 @@ def copy_request(
                 f"production variant {variant['VariantName']} of endpoint config {source.name} is "
                 "serverless: it has no instance type or count to rightsize"
             )
-        variant["InstanceType"], variant["InitialInstanceCount"] = change
+        notes = adapt_variant(variant, change[0], change[1], specs)
+        dropped.extend(f"{variant['VariantName']}: {note}" for note in notes)
+    return request, dropped
+
+
+def copy_request(
+    source: EndpointConfigState,
+    new_name: str,
+    variant_changes: Mapping[str, tuple[str, int]],
+    owner: str,
+    specs: InstanceSpecs | None = None,
+) -> dict[str, Any]:
+    """The CreateEndpointConfig request that copies source with new instance types and counts.
+
+    Every field of the describe response is kept except the response-only ones; the changed
+    variants get InstanceType and InitialInstanceCount, and the settings tied to the old type
+    are adapted (adapt_variant: kept, dropped, or CandidateRefused); the tags are the source's
+    (without aws: keys) with MANAGED_BY_TAG set to owner.
+    """
+    if variant_changes:
+        return copy_plan(source, new_name, variant_changes, owner, specs)[0]
+    request = {
+        k: copy.deepcopy(v)
+        for k, v in source.raw.items()
+        # An empty structure sets nothing, and CreateEndpointConfig rejects e.g. an empty
+        # DataCaptureConfig for its missing required members (moto describes one as {}).
+        if k not in RESPONSE_ONLY_FIELDS and v not in (None, {}, [])
+    }
+    request["EndpointConfigName"] = new_name
     tags = {k: v for k, v in source.tags.items() if not k.startswith(_RESERVED_TAG_PREFIX)}
     tags[MANAGED_BY_TAG] = owner
     request["Tags"] = [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
@@ -234,6 +395,16 @@ def deployment_config(rollback_alarms: list[str], bake_seconds: int | None = Non
 
     bake_seconds defaults to DEFAULT_BAKE_SECONDS with alarms (the time SageMaker watches them
     before retiring the old fleet) and 0 without (nothing to watch).
+
+    Which field holds the bake: the API reference defines TrafficRoutingConfig.WaitIntervalInSeconds
+    (required) as "the waiting time between incremental steps" and
+    BlueGreenUpdatePolicy.TerminationWaitInSeconds as the "additional waiting time after the
+    completion of an endpoint deployment before terminating the old endpoint fleet" (default 0);
+    the guide ("Use all at once traffic shifting") calls the time after the one step, in which the
+    alarms are watched, the baking period. So the bake goes into both: the alarms are watched
+    for it after all traffic moved, and the old fleet (the rollback target) is kept at least that
+    long after the deployment completes, whichever of the two SageMaker's alarm watch covers. The
+    price is the old fleet running up to one bake longer.
     """
     if len(rollback_alarms) > MAX_ROLLBACK_ALARMS:
         raise InvalidSpec(
@@ -241,9 +412,12 @@ def deployment_config(rollback_alarms: list[str], bake_seconds: int | None = Non
             f"{MAX_ROLLBACK_ALARMS}: list fewer in apply.rollbackAlarms"
         )
     wait = bake_seconds if bake_seconds is not None else (DEFAULT_BAKE_SECONDS if rollback_alarms else 0)
+    if not 0 <= wait <= MAX_BAKE_SECONDS:
+        raise InvalidSpec(f"a bake of {wait} s is outside SageMaker's 0-{MAX_BAKE_SECONDS} s")
     config: dict[str, Any] = {
         "BlueGreenUpdatePolicy": {
-            "TrafficRoutingConfiguration": {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": wait}
+            "TrafficRoutingConfiguration": {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": wait},
+            "TerminationWaitInSeconds": wait,
         }
     }
     if rollback_alarms:
@@ -379,6 +553,7 @@ class EndpointsClient:
         new_name: str,
         variant_changes: Mapping[str, tuple[str, int]],
         owner: str,
+        specs: InstanceSpecs | None = None,
     ) -> bool:
         """Create new_name as a copy of source with the variants' (instance type, count) changed.
 
@@ -386,7 +561,7 @@ class EndpointsClient:
         name exists already (name it with change_hash so that it is the same copy). A config of
         that name owned by anyone else raises Conflict; it is never changed.
         """
-        request = copy_request(source, new_name, variant_changes, owner)
+        request = copy_request(source, new_name, variant_changes, owner, specs)
         existing = self.describe_config(new_name)
         if existing is None:
             try:

@@ -23,6 +23,7 @@ from mlcost.domain.errors import (
     NotFound,
     Throttled,
 )
+from mlcost.logs import summarise
 
 THROTTLING_CODES = frozenset(
     {
@@ -48,8 +49,22 @@ ACCESS_DENIED_CODES = frozenset(
         "ExpiredTokenException",
     }
 )
+# Codes that mean a quota, not a rate, per service: retrying does not help, raising the quota or
+# using fewer resources does. The same code can mean either: Cost Explorer's
+# LimitExceededException is "too many calls in a short period" (throttling), Application Auto
+# Scaling's is "a per-account resource limit is exceeded" (botocore's error shapes of each).
+QUOTA_CODES = {
+    "application-autoscaling": frozenset({"LimitExceededException"}),
+    "sagemaker": frozenset({"ResourceLimitExceeded"}),
+}
 NOT_FOUND_CODES = frozenset({"NotFoundException", "ResourceNotFound", "ResourceNotFoundException"})
 CONFLICT_CODES = frozenset({"DuplicateRecordException", "ResourceInUse", "ConflictException"})
+
+
+class QuotaExceeded(MlcostError):
+    """An AWS service quota is reached (a resource limit of the account, not a request rate)."""
+
+    reason = "QuotaExceeded"
 
 
 def error_code(exc: ClientError) -> str:
@@ -60,9 +75,17 @@ def translate(exc: Exception, operation: str) -> MlcostError:
     """The domain error for a botocore exception raised by `operation`."""
     if isinstance(exc, ClientError):
         code = error_code(exc)
-        text = exc.response.get("Error", {}).get("Message", "") or str(exc)
+        # A proxy or a 5xx can answer a whole HTML page: it reaches conditions and Events, so keep its words.
+        text = summarise(exc.response.get("Error", {}).get("Message", "") or str(exc), 300)
         message = f"{operation}: {code}: {text}"
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400)
+        service = operation.split(":", 1)[0]
+        if code in QUOTA_CODES.get(service, ()):
+            return QuotaExceeded(
+                f"{message}. This is a service quota of the account, not throttling: raise it in "
+                "Service Quotas or use fewer of these resources; retrying does not help.",
+                operation=operation,
+            )
         if code in THROTTLING_CODES:
             return Throttled(f"{message} (still throttled after retries with backoff)", operation=operation)
         if code in ACCESS_DENIED_CODES:

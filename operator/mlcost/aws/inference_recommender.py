@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from mlcost.aws.errors import aws_call
+from mlcost.aws.errors import aws_call, aws_call_or_gone
 from mlcost.domain.errors import NotFound
 
 # RecommendationJobStatus of the API reference.
@@ -68,6 +68,15 @@ class RecommenderJob:
     def failed(self) -> bool:
         return self.status == FAILED
 
+    @property
+    def benchmarked(self) -> str:
+        """What the job benchmarked, for a message: 'model M' or 'model package ARN'."""
+        if self.model_name:
+            return f"model {self.model_name}"
+        if self.model_package_arn:
+            return f"model package {self.model_package_arn}"
+        return "no model named in its InputConfig"
+
 
 def _number(value: Any) -> Decimal | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -117,6 +126,21 @@ class InferenceRecommenderClient:
             completion_time=_utc(raw.get("CompletionTime")),
             recommendations=tuple(_recommendation(r) for r in raw.get("InferenceRecommendations", [])),
         )
+
+    def model_packages(self, model_name: str) -> frozenset[str]:
+        """The model package ARNs a model's containers were created from (DescribeModel).
+
+        A job whose InputConfig names ModelPackageVersionArn benchmarked that package; a variant
+        serves it when its model's PrimaryContainer or Containers name it as ModelPackageName.
+        Empty when the model does not exist (any more).
+        """
+        try:
+            with aws_call_or_gone("sagemaker:DescribeModel"):
+                raw = self._client.describe_model(ModelName=model_name)
+        except NotFound:
+            return frozenset()
+        containers = [raw.get("PrimaryContainer") or {}, *(raw.get("Containers") or [])]
+        return frozenset(str(c["ModelPackageName"]) for c in containers if c.get("ModelPackageName"))
 
 
 def _recommendation(raw: dict[str, Any]) -> InstanceRecommendation:

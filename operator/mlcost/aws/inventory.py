@@ -4,7 +4,10 @@ Calls per read of one account and region, with E endpoints, N notebook instances
 training jobs in the lookback (pages of 100):
 
     Search(Endpoint)          ceil(E/100)   names, status, config name, live variant counts, tags
-    DescribeEndpointConfig    one per config not seen before, or whose endpoint changed since
+    DescribeEndpointConfig    one per config not seen before, or whose endpoint changed since:
+                              instance types, and the endpoint's kind (AsyncInferenceConfig,
+                              ServerlessConfig, variants without ModelName for inference
+                              components), which only the config holds
     ListNotebookInstances     ceil(N/100)   everything the rules need except tags
     GetResources (tagging)    ceil(N/100)   notebook tags (only tagged notebooks are returned)
     Search(TrainingJob)       ceil(T/100)   full jobs with tags: type, spot, runtimes, billable time
@@ -31,7 +34,7 @@ from mlcost.api.v1alpha1.mlcostpolicy import ResourceType
 from mlcost.aws.errors import aws_call, error_code
 from mlcost.aws.session import AwsSessions, AwsTarget
 from mlcost.domain.errors import MlcostError
-from mlcost.domain.inventory import Inventory, SageMakerResource, Variant
+from mlcost.domain.inventory import Inventory, SageMakerResource, Variant, endpoint_kind
 
 PAGE_SIZE = 100
 # Jobs that have not finished are read whatever their age.
@@ -44,6 +47,9 @@ class _ConfigVariant:
     instance_type: str | None
     initial_count: int
     serverless: bool
+    # Instance-backed with no ModelName: it hosts inference components (CreateInferenceComponent
+    # places the models on it), which publish their own metrics.
+    inference_components: bool
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,9 @@ class _EndpointConfig:
 
     variants: Mapping[str, _ConfigVariant]
     found: bool
+    # AsyncInferenceConfig is set: requests are queued and the endpoint publishes no Invocations.
+    # Only the config says so: Search's Endpoint record has no AsyncInferenceConfig.
+    asynchronous: bool
     # The newest LastModifiedTime of an endpoint using the config when it was described. A
     # config is immutable, but a name can be deleted and re-created; an endpoint only moves
     # to it with UpdateEndpoint, which changes the endpoint's LastModifiedTime.
@@ -222,17 +231,25 @@ def _describe_config(sagemaker: Any, name: str, seen_modified: datetime) -> _End
             # ValidationException "Could not find endpoint configuration".
             message = str(exc.response.get("Error", {}).get("Message", ""))
             if error_code(exc) == "ValidationException" and "Could not find" in message:
-                return _EndpointConfig(variants={}, found=False, seen_modified=seen_modified)
+                return _EndpointConfig(
+                    variants={}, found=False, asynchronous=False, seen_modified=seen_modified
+                )
             raise
     variants = {
         v["VariantName"]: _ConfigVariant(
             instance_type=v.get("InstanceType"),
             initial_count=int(v.get("InitialInstanceCount") or 0),
             serverless="ServerlessConfig" in v,
+            inference_components="ServerlessConfig" not in v and not v.get("ModelName"),
         )
         for v in [*raw.get("ProductionVariants", []), *raw.get("ShadowProductionVariants", [])]
     }
-    return _EndpointConfig(variants=variants, found=True, seen_modified=seen_modified)
+    return _EndpointConfig(
+        variants=variants,
+        found=True,
+        asynchronous=bool(raw.get("AsyncInferenceConfig")),
+        seen_modified=seen_modified,
+    )
 
 
 def _variants(record: dict[str, Any], config: _EndpointConfig | None) -> tuple[Variant, ...]:
@@ -242,7 +259,13 @@ def _variants(record: dict[str, Any], config: _EndpointConfig | None) -> tuple[V
     live = [*record.get("ProductionVariants", []), *record.get("ShadowProductionVariants", [])]
     if not live:
         return tuple(
-            Variant(name, v.instance_type, 0 if v.serverless else v.initial_count, v.serverless)
+            Variant(
+                name,
+                v.instance_type,
+                0 if v.serverless else v.initial_count,
+                v.serverless,
+                v.inference_components,
+            )
             for name, v in known.items()
         )
     variants = []
@@ -261,6 +284,7 @@ def _variants(record: dict[str, Any], config: _EndpointConfig | None) -> tuple[V
                 instance_type=None if serverless or not from_config else from_config.instance_type,
                 instance_count=0 if serverless else int(count),
                 serverless=serverless,
+                inference_components=bool(from_config and from_config.inference_components),
             )
         )
     return tuple(variants)
@@ -268,8 +292,10 @@ def _variants(record: dict[str, Any], config: _EndpointConfig | None) -> tuple[V
 
 def _endpoint(record: dict[str, Any], config: _EndpointConfig | None) -> SageMakerResource:
     """An endpoint; its instance_type is its first instance-backed variant's, its
-    instance_count the instances of all variants."""
+    instance_count the instances of all variants, its kind that of its config (None when the
+    config is gone)."""
     variants = _variants(record, config)
+    kind = endpoint_kind(config.asynchronous, variants) if config and config.found else None
     typed = [v for v in variants if v.instance_type]
     return SageMakerResource(
         type=ResourceType.ENDPOINT,
@@ -283,6 +309,7 @@ def _endpoint(record: dict[str, Any], config: _EndpointConfig | None) -> SageMak
         started=_utc(record["CreationTime"]),
         endpoint_config=record.get("EndpointConfigName"),
         variants=variants,
+        endpoint_kind=kind,
     )
 
 

@@ -13,12 +13,14 @@ from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.credentials import CredentialProvider, CredentialResolver, RefreshableCredentials
 
-from mlcost.aws.errors import THROTTLING_CODES, aws_call
+from mlcost.aws.errors import QUOTA_CODES, THROTTLING_CODES, aws_call
 
 # Budgets and Cost Explorer are global services served from us-east-1 in the aws partition.
 GLOBAL_SERVICES_REGION = "us-east-1"
 GLOBAL_SERVICES = frozenset({"budgets", "ce", "pricing"})
 ROLE_SESSION_NAME = "mlcost-operator"
+# Attempts per Cost Explorer call (the first and one retry): see AwsSessions._ce_config.
+COST_EXPLORER_MAX_ATTEMPTS = 2
 
 
 class CallRecorder(Protocol):
@@ -107,7 +109,18 @@ class AwsSessions:
         self._sessions: dict[str | None, boto3.Session] = {None: self._base}
         self._clients: dict[tuple[str, str, str | None], Any] = {}
         self._accounts: dict[str | None, str] = {}
+        self._account_locks: dict[str | None, threading.Lock] = {}
         self._lock = threading.Lock()
+        # Each Cost Explorer request costs $0.01, retries included, and its answers are cached
+        # (failures too) for an hour: one retry, not botocore's usual five attempts on a 5xx.
+        self._ce_config = self._config.merge(
+            Config(
+                retries={
+                    "mode": "standard",
+                    "total_max_attempts": min(max_attempts, COST_EXPLORER_MAX_ATTEMPTS),
+                }
+            )
+        )
 
     def target(self, region: str | None, role_arn: str | None) -> AwsTarget:
         return AwsTarget(region or self.default_region, role_arn)
@@ -118,22 +131,30 @@ class AwsSessions:
         with self._lock:
             if key not in self._clients:
                 session = self._session(target.role_arn)
+                config = self._ce_config if service == "ce" else self._config
                 client = session.client(  # type: ignore[call-overload]
-                    service, region_name=region, endpoint_url=self.endpoint_url, config=self._config
+                    service, region_name=region, endpoint_url=self.endpoint_url, config=config
                 )
                 self._instrument(client)
                 self._clients[key] = client
             return self._clients[key]
 
     def account_id(self, target: AwsTarget) -> str:
-        """The account the target's credentials act in (STS GetCallerIdentity, asked once)."""
+        """The account the target's credentials act in (STS GetCallerIdentity, asked once).
+
+        Asked once even when many policies of one role miss at the same moment: they wait on
+        the role's lock for the one request in flight (a failure is not kept: the next asks).
+        """
         if target.role_arn in self._accounts:
             return self._accounts[target.role_arn]
-        sts = self.client("sts", target)
-        with aws_call("sts:GetCallerIdentity"):
-            account = str(sts.get_caller_identity()["Account"])
-        self._accounts[target.role_arn] = account
-        return account
+        with self._lock:
+            role_lock = self._account_locks.setdefault(target.role_arn, threading.Lock())
+        with role_lock:
+            if target.role_arn not in self._accounts:
+                sts = self.client("sts", target)
+                with aws_call("sts:GetCallerIdentity"):
+                    self._accounts[target.role_arn] = str(sts.get_caller_identity()["Account"])
+            return self._accounts[target.role_arn]
 
     def _session(self, role_arn: str | None) -> boto3.Session:
         if role_arn is not None and role_arn not in self._sessions:
@@ -167,7 +188,8 @@ class AwsSessions:
             if response is None or operation is None:
                 return
             code = response[1].get("Error", {}).get("Code")
-            if code in THROTTLING_CODES:
+            # Application Auto Scaling's LimitExceededException is a quota, not a throttle.
+            if code in THROTTLING_CODES and code not in QUOTA_CODES.get(service, ()):
                 recorder.record_throttle(service, operation.name)
 
         events = client.meta.events

@@ -11,6 +11,9 @@ from mlcost.api.v1alpha1.mlcostpolicy import BudgetSpec
 from mlcost.domain.errors import InvalidSpec
 
 MAX_NOTIFICATIONS = 5
+# Per notification (botocore's Notification shape: "one SNS subscriber and up to 10 email subscribers").
+MAX_SNS_SUBSCRIBERS = 1
+MAX_EMAIL_SUBSCRIBERS = 10
 _SNS_ARN = re.compile(r"^arn:aws[a-z-]*:sns:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):.+$")
 
 
@@ -34,6 +37,18 @@ class NotificationKey:
         return f"{self.type} {self.comparison} {self.threshold}{unit}"
 
 
+# What a budget the operator creates measures: CostTypes' defaults (UseBlended and UseAmortized
+# false) are unblended cost.
+DEFAULT_COST_METRIC = "UnblendedCost"
+
+
+class FilterForm(StrEnum):
+    """How a budget says which costs count; AWS accepts one pair, never a mix (UpdateBudget doc)."""
+
+    COST_FILTERS = "CostFilters"  # CostFilters + CostTypes: the form the operator creates
+    FILTER_EXPRESSION = "FilterExpression"  # FilterExpression + Metrics: the newer form
+
+
 @dataclass(frozen=True)
 class Budget:
     """A cost budget as AWS holds it, reduced to what a policy can say."""
@@ -43,6 +58,15 @@ class Budget:
     time_unit: str
     cost_filters: dict[str, tuple[str, ...]]
     notifications: dict[NotificationKey, frozenset[Subscriber]]
+    filter_form: FilterForm = FilterForm.COST_FILTERS
+    # The Cost Explorer metric the budget tracks (Metrics, or CostTypes' UseBlended/UseAmortized):
+    # the status spend is read in it, so it agrees with the budget.
+    metric: str = DEFAULT_COST_METRIC
+    # "PlannedBudgetLimits" or "AutoAdjustData" when AWS, not one fixed amount, sets the limit.
+    limit_source: str = ""
+    # Why the spec cannot express this budget (another budget type, a filter or metric the spec
+    # has no words for); empty when it can.
+    unsupported: str = ""
 
 
 @dataclass(frozen=True)
@@ -50,6 +74,9 @@ class ObservedBudget:
     budget: Budget
     arn: str
     owner: str | None  # value of the managed-by tag, None when absent
+    # Every field of the budget the spec does not manage, exactly as AWS returned it: UpdateBudget
+    # replaces the whole budget, so these are sent back unchanged.
+    unmanaged: dict[str, object] = field(default_factory=dict)
 
 
 class ChangeKind(StrEnum):
@@ -73,6 +100,7 @@ class BudgetChange:
 class Blocker(StrEnum):
     NOT_OWNED = "BudgetNotOwned"
     OWNED_BY_OTHER_POLICY = "BudgetOwnedByAnotherPolicy"
+    NOT_MANAGEABLE = "BudgetNotManageable"
 
 
 @dataclass(frozen=True)
@@ -81,6 +109,7 @@ class BudgetPlan:
     changes: list[BudgetChange] = field(default_factory=list)
     blocker: Blocker | None = None
     blocker_message: str = ""
+    observed: ObservedBudget | None = None  # what an UpdateBudget starts from
 
     @property
     def creates(self) -> bool:
@@ -127,8 +156,21 @@ def desired_budget(spec: BudgetSpec, namespace: str, name: str) -> Budget:
 def check_feasible(budget: Budget, *, account_id: str, region: str) -> None:
     """Refuse, before any AWS call, what AWS Budgets would reject halfway through a change."""
     for key, subscribers in budget.notifications.items():
-        if len(subscribers) > 11:
-            raise InvalidSpec(f"notification {key.describe()} has more than 11 subscribers")
+        if key.type == "FORECASTED" and budget.time_unit == "DAILY":
+            raise InvalidSpec(
+                f"notification {key.describe()} is FORECASTED, but AWS Budgets does not forecast DAILY "
+                "budgets: use type ACTUAL, or timeUnit MONTHLY, QUARTERLY or ANNUALLY."
+            )
+        # Counted after merging the entries that share this trigger: that is what AWS receives.
+        topics = sum(1 for s in subscribers if s.type == "SNS")
+        emails = len(subscribers) - topics
+        if topics > MAX_SNS_SUBSCRIBERS or emails > MAX_EMAIL_SUBSCRIBERS:
+            raise InvalidSpec(
+                f"notification {key.describe()} has {emails} email(s) and {topics} SNS topic(s) once "
+                f"the entries with that trigger are merged; AWS allows {MAX_EMAIL_SUBSCRIBERS} emails "
+                f"and {MAX_SNS_SUBSCRIBERS} SNS topic per notification. Merge the entries within that "
+                "limit, or give them different thresholds."
+            )
         for sub in subscribers:
             if sub.type != "SNS":
                 continue
@@ -176,9 +218,34 @@ def plan_budget(desired: Budget, observed: ObservedBudget | None, *, owner: str,
                 ),
             )
         changes.append(BudgetChange(ChangeKind.TAG_OWNER, f"adopt budget {desired.name}"))
+    refusal = _not_manageable(desired, observed.budget)
+    if refusal:
+        # Refused before any change, adoption included: nothing is half-applied.
+        return BudgetPlan(desired, blocker=Blocker.NOT_MANAGEABLE, blocker_message=refusal, observed=observed)
     changes.extend(_budget_field_changes(desired, observed.budget))
     changes.extend(_notification_changes(desired, observed.budget))
-    return BudgetPlan(desired, changes)
+    return BudgetPlan(desired, changes, observed=observed)
+
+
+def _not_manageable(desired: Budget, current: Budget) -> str:
+    """Why making AWS match the spec would change what the spec does not manage; "" when it would not."""
+    if current.unsupported:
+        return (
+            f"Budget {desired.name} {current.unsupported}: spec.budget cannot express that, and "
+            "the operator would overwrite it. Manage this budget outside the operator, or give "
+            "the policy another spec.budget.name."
+        )
+    if current.limit_source and current.limit != desired.limit:
+        how = (
+            "planned limits per period" if current.limit_source == "PlannedBudgetLimits" else "auto-adjusting"
+        )
+        return (
+            f"Budget {desired.name} sets its limit from {current.limit_source} ({how}; now "
+            f"{current.limit} USD), but spec.budget.limit is {desired.limit}: the operator does not "
+            f'replace {current.limit_source}. Set spec.budget.limit: "{current.limit}", or change the '
+            "budget to a fixed limit in AWS."
+        )
+    return ""
 
 
 def _budget_field_changes(desired: Budget, current: Budget) -> list[BudgetChange]:

@@ -20,6 +20,10 @@ _NAMED_SIZES = {"nano": 0, "micro": 1, "small": 2, "medium": 3, "large": 4}
 _XLARGE = re.compile(r"^(\d*)xlarge$")
 
 
+# The setting that names a price file merged over the shipped prices (mlcost.config reads it).
+PRICE_OVERRIDE_SETTING = "MLCOST_PRICE_CATALOGUE"
+
+
 class Usage(StrEnum):
     """What an instance hour is billed as: SageMaker prices the same type differently per usage."""
 
@@ -207,6 +211,33 @@ class PriceCatalogue:
             return exact
         unstated = self._prices.get((instance_type, None, usage))
         return replace(unstated, requested_region=region) if unstated is not None else None
+
+    def missing_prices(
+        self, wanted: Iterable[tuple[str, str | None, Usage]]
+    ) -> list[tuple[str, str | None, Usage]]:
+        """The (instance type, region, usage) of `wanted` that have no price, in order, once each."""
+        missing: list[tuple[str, str | None, Usage]] = []
+        for key in wanted:
+            if key not in missing and self.price(*key) is None:
+                missing.append(key)
+        return missing
+
+    def explain_missing(self, wanted: Iterable[tuple[str, str | None, Usage]]) -> str | None:
+        """For a status message when a cost cannot be computed: which prices are missing and how to
+        supply them; None when every wanted price is known."""
+        missing = self.missing_prices(wanted)
+        if not missing:
+            return None
+        listed = ", ".join(
+            f"{usage.value} {instance_type} in {region or '(any region)'}"
+            for instance_type, region, usage in missing
+        )
+        return (
+            f"the price catalogue has no price for {listed}. Supply it in a price override file "
+            f"({PRICE_OVERRIDE_SETTING}, docs/price-catalogue.md: one row per instance type, region and "
+            "usage with price_per_hour_usd), or let the operator read the AWS Price List API "
+            "(pricing:GetProducts)"
+        )
 
     def specs(self) -> list[InstanceSpec]:
         """Every spec, by family and size."""

@@ -19,7 +19,7 @@ from mlcost.api.v1alpha1.mlcostpolicy import (
     Scope,
 )
 from mlcost.domain.catalogue import HOURS_PER_MONTH, PriceCatalogue, Usage
-from mlcost.domain.inventory import Inventory, SageMakerResource
+from mlcost.domain.inventory import EndpointKind, Inventory, SageMakerResource
 
 RUNNING = {
     ResourceType.NOTEBOOK_INSTANCE: "InService",
@@ -47,6 +47,10 @@ class Rule(StrEnum):
     BUDGET_BREACHED = "BudgetBreached"
 
 
+# Not a violation: what the idle rule could not judge, and why (status items, never acted on).
+IDLE_NOT_JUDGED = "IdleNotJudged"
+
+
 class Remedy(StrEnum):
     """What Enforce mode does about a violation."""
 
@@ -62,6 +66,87 @@ class Cost:
 
     monthly: Decimal | None  # None: no known price, never 0 for unknown
     note: str
+
+
+# Where SageMaker publishes endpoint traffic (AWS docs, "Amazon SageMaker AI metrics in Amazon
+# CloudWatch", "Monitor asynchronous endpoints", "Monitor a serverless endpoint").
+SAGEMAKER_NAMESPACE = "AWS/SageMaker"
+
+
+class Statistic(StrEnum):
+    SUM = "Sum"  # requests counted: summed over the window
+    MAXIMUM = "Maximum"  # a level (requests waiting): its highest value in the window
+
+
+@dataclass(frozen=True)
+class TrafficSeries:
+    """One CloudWatch series in AWS/SageMaker that shows requests reaching an endpoint."""
+
+    metric: str
+    dimensions: tuple[tuple[str, str], ...]
+    statistic: Statistic
+
+
+@dataclass(frozen=True)
+class TrafficMeasure:
+    """How the idle rule measures one endpoint's traffic: the series to read and add up, the
+    series of requests still waiting (any one waiting means in use), or why it cannot."""
+
+    requests: tuple[TrafficSeries, ...] = ()
+    waiting: tuple[TrafficSeries, ...] = ()
+    unmeasurable: str | None = None  # the reason; nothing is read or judged then
+
+
+def _per_variant(resource: SageMakerResource, metric: str) -> tuple[TrafficSeries, ...]:
+    return tuple(
+        TrafficSeries(metric, (("EndpointName", resource.name), ("VariantName", v.name)), Statistic.SUM)
+        for v in resource.variants
+    )
+
+
+def traffic_measure(resource: SageMakerResource) -> TrafficMeasure:
+    """Which CloudWatch series show an endpoint's traffic, by its kind.
+
+    Real-time and serverless variants publish `Invocations` per EndpointName/VariantName.
+    Asynchronous endpoints publish no Invocations; they count `InvocationsProcessed` and
+    `InvocationFailures` per EndpointName/VariantName and the queue `ApproximateBacklogSize`
+    per EndpointName: a request processed, failed or still queued is traffic. Endpoints
+    hosting inference components publish per-component metrics (InferenceComponentName) that
+    the operator does not read; their traffic is not judged, nor is that of an endpoint
+    whose config could not be read.
+    """
+    match resource.endpoint_kind:
+        case EndpointKind.REAL_TIME | EndpointKind.SERVERLESS:
+            return TrafficMeasure(requests=_per_variant(resource, "Invocations"))
+        case EndpointKind.ASYNCHRONOUS:
+            return TrafficMeasure(
+                requests=_per_variant(resource, "InvocationsProcessed")
+                + _per_variant(resource, "InvocationFailures"),
+                waiting=(
+                    TrafficSeries(
+                        "ApproximateBacklogSize", (("EndpointName", resource.name),), Statistic.MAXIMUM
+                    ),
+                ),
+            )
+        case EndpointKind.INFERENCE_COMPONENTS:
+            return TrafficMeasure(
+                unmeasurable="it hosts inference components, whose traffic SageMaker publishes per "
+                "component (InferenceComponentName), which the idle rule does not read"
+            )
+        case None:
+            return TrafficMeasure(
+                unmeasurable=f"its endpoint config {resource.endpoint_config or '(none)'} could not be "
+                "read, so its kind (real-time, asynchronous, serverless) and the metrics that show its "
+                "traffic are unknown"
+            )
+
+
+@dataclass(frozen=True)
+class NotJudged:
+    """An endpoint the idle rule did not judge, and why: it is never reported idle or deleted."""
+
+    resource: SageMakerResource
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -98,6 +183,7 @@ class Evaluation:
     costs: dict[tuple[ResourceType, str], Cost] = field(default_factory=dict)
     spot: SpotSavings = field(default_factory=SpotSavings)
     idle_monthly_waste: Decimal = Decimal(0)
+    idle_not_judged: list[NotJudged] = field(default_factory=list)
 
     def cost_of(self, resource: SageMakerResource) -> Cost:
         return self.costs.get((resource.type, resource.name), Cost(None, "price unknown"))
@@ -137,10 +223,15 @@ def evaluate(
     *,
     now: datetime,
     catalogue: PriceCatalogue,
-    invocations: Mapping[tuple[str, str], Decimal] | None = None,
+    traffic: Mapping[TrafficSeries, Decimal] | None = None,
     spend_percent: Decimal | None = None,
 ) -> Evaluation:
-    """Every violation of the policy's rules by the resources in its scope."""
+    """Every violation of the policy's rules by the resources in its scope.
+
+    `traffic` holds each series of traffic_measure() over the idle window: the Sum of a SUM
+    series, the highest value of a MAXIMUM one; a series without data is 0 (SageMaker
+    publishes no datapoint for a minute without requests).
+    """
     result = Evaluation()
     breach = _breach(spec, spend_percent)
     for resource in inventory.resources:
@@ -157,7 +248,7 @@ def evaluate(
                 found += _training_violations(spec, resource)
                 result.spot = _add_spot(result.spot, resource)
             case ResourceType.ENDPOINT:
-                found += _endpoint_violations(spec, resource, now, invocations or {}, cost)
+                found += _endpoint_violations(spec, resource, now, traffic or {}, cost, result)
         if breach and resource.status == RUNNING[resource.type] and resource.type in breach[1]:
             found.append(
                 Violation(
@@ -325,8 +416,9 @@ def _endpoint_violations(
     spec: MLCostPolicySpec,
     resource: SageMakerResource,
     now: datetime,
-    invocations: Mapping[tuple[str, str], Decimal],
+    traffic: Mapping[TrafficSeries, Decimal],
     cost: Cost,
+    result: Evaluation,
 ) -> list[Violation]:
     rules = spec.endpoints
     if rules is None:
@@ -345,21 +437,41 @@ def _endpoint_violations(
     idle = rules.idle
     # An endpoint younger than the window has not had the chance to be used: not idle yet.
     if idle and resource.status == "InService" and resource.created and now - resource.created >= idle.window:
-        total = sum(
-            (invocations.get((resource.name, v.name), Decimal(0)) for v in resource.variants), Decimal(0)
-        )
-        if total <= idle.max_invocations:
+        measure = traffic_measure(resource)
+        if measure.unmeasurable:
+            # Never idle for want of a measure: deleting a busy endpoint cannot be undone.
+            result.idle_not_judged.append(
+                NotJudged(
+                    resource,
+                    f"cannot judge idleness: {measure.unmeasurable}; not reported idle and not acted on",
+                )
+            )
+            return found
+        total = sum((traffic.get(s, Decimal(0)) for s in measure.requests), Decimal(0))
+        waiting = max((traffic.get(s, Decimal(0)) for s in measure.waiting), default=Decimal(0))
+        if total <= idle.max_invocations and waiting <= 0:
             waste = f"${cost.monthly}/month ({cost.note})" if cost.monthly is not None else cost.note
             found.append(
                 Violation(
                     resource,
                     Rule.IDLE_ENDPOINT,
-                    f"{total} invocations in {format_duration(idle.window)} "
+                    f"{_traffic_text(resource, total)} in {format_duration(idle.window)} "
                     f"(at most {idle.max_invocations} counts as idle); wastes {waste}",
                     Remedy.DELETE if idle.action is IdleAction.DELETE else Remedy.REPORT,
                 )
             )
     return found
+
+
+def _traffic_text(resource: SageMakerResource, total: Decimal) -> str:
+    if resource.endpoint_kind is EndpointKind.ASYNCHRONOUS:
+        return (
+            f"{total} asynchronous requests processed or failed (InvocationsProcessed, "
+            "InvocationFailures) and none queued (ApproximateBacklogSize)"
+        )
+    if resource.endpoint_kind is EndpointKind.SERVERLESS:
+        return f"{total} invocations (serverless)"
+    return f"{total} invocations"
 
 
 def _add_spot(spot: SpotSavings, job: SageMakerResource) -> SpotSavings:

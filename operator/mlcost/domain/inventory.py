@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 
 from mlcost.api.v1alpha1.mlcostpolicy import ResourceType
 
@@ -23,6 +24,19 @@ TRANSITIONAL_STATUSES = frozenset(
 )
 
 
+class EndpointKind(StrEnum):
+    """How an endpoint serves requests, read from its endpoint config.
+
+    The kind decides which CloudWatch metrics show its traffic: SageMaker publishes no
+    `Invocations` for asynchronous endpoints (AWS docs, "Monitor asynchronous endpoints").
+    """
+
+    REAL_TIME = "RealTime"  # instance-backed variants, each hosting a model (ModelName)
+    ASYNCHRONOUS = "Asynchronous"  # the config has AsyncInferenceConfig
+    SERVERLESS = "Serverless"  # every variant has ServerlessConfig
+    INFERENCE_COMPONENTS = "InferenceComponents"  # an instance-backed variant without ModelName
+
+
 @dataclass(frozen=True)
 class Variant:
     """One production variant of an endpoint."""
@@ -31,6 +45,19 @@ class Variant:
     instance_type: str | None  # None for serverless variants
     instance_count: int
     serverless: bool = False
+    # Instance-backed without a ModelName: the models run as inference components on it.
+    inference_components: bool = False
+
+
+def endpoint_kind(asynchronous: bool, variants: tuple[Variant, ...]) -> EndpointKind:
+    """The kind of an endpoint whose config has (or lacks) AsyncInferenceConfig and these variants."""
+    if asynchronous:
+        return EndpointKind.ASYNCHRONOUS
+    if any(v.inference_components for v in variants):
+        return EndpointKind.INFERENCE_COMPONENTS
+    if variants and all(v.serverless for v in variants):
+        return EndpointKind.SERVERLESS
+    return EndpointKind.REAL_TIME
 
 
 @dataclass(frozen=True)
@@ -59,6 +86,9 @@ class SageMakerResource:
     # Endpoints
     endpoint_config: str | None = None
     variants: tuple[Variant, ...] = ()
+    # From the endpoint config; None when it was not read (deleted, or not described), and
+    # then nothing that depends on it (the idle rule) judges the endpoint.
+    endpoint_kind: EndpointKind | None = None
 
     @property
     def transitional(self) -> bool:

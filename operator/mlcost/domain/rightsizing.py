@@ -17,12 +17,17 @@ endpoint instance metrics and endpoint invocation metrics):
   1/numberOfInstances per request (API reference, ScalingPolicyMetric), so its Sum over a minute is
   the requests each instance served that minute; ``Invocations`` (Sum) counts requests.
 - Every instance of a variant publishes to the same variant-level series (dimensions EndpointName,
-  VariantName), so the series' Maximum is the busiest instance's peak. We size as if every instance were
-  that busy: conservative when instances are uneven.
+  VariantName), once a minute, so a period's Maximum is the busiest instance's peak and its SampleCount
+  over its minutes the number of instances reporting then. The variant's load in a period is that
+  Maximum times those instances (as if every instance were as busy as the busiest: conservative when
+  they are uneven), and the peak to size for is the highest such total over the window. Today's
+  instance count says nothing about the peak: autoscaling may have run 4 instances then and 1 now.
+- Sums (Invocations, InvocationsPerInstance) are per period: past 15 days of look-back CloudWatch only
+  has 5-minute (then hourly) data, so per-minute figures are a period's Sum divided by its minutes.
 - Inference Recommender (API reference, RecommendationMetrics; developer guide, "Recommendation
   results", .../sagemaker/latest/dg/inference-recommender-interpret-results.html) gives
   ``ModelLatency`` in milliseconds, ``MaxInvocations`` as requests per minute for the instance, and
-  ``CostPerHour`` in USD for the recommended endpoint configuration.
+  ``CostPerHour`` in USD per hour for the instance.
 
 The rules chosen here (each also stated in the reason a user reads):
 
@@ -38,9 +43,10 @@ The rules chosen here (each also stated in the reason a user reads):
   smaller instance would give. Inference Recommender results carry their own measured latency and
   are held to the target instead.
 - An Inference Recommender result serves the peak when MaxInvocations x count, kept to the CPU
-  target's share (60% by default), reaches the peak requests per minute over all current instances.
+  target's share (60% by default), reaches the variant's peak requests per minute (Invocations).
   Its price is the catalogue's hosting price when there is one (so the saving compares prices from
-  one source), else CostPerHour / its instance count. It is measured, so memory is not re-checked.
+  one source), else CostPerHour, which the API reference (RecommendationMetrics) defines as "the
+  cost per hour for the instance": a price per instance. It is measured, so memory is not re-checked.
 - The cheapest (hourly price x count) wins; ties go to fewer instances, then the smaller size, then
   an Inference Recommender result over a CloudWatch estimate.
 """
@@ -122,6 +128,14 @@ class ObservedVariant:
     # minutes): requests one instance served in its busiest minute.
     invocations_per_instance_peak: Decimal | None = None
     invocations_total: Decimal = Decimal(0)  # Sum of Invocations over the window
+    # The whole variant at its busiest, with the instances that served it then (not today's
+    # count). None: not measured, and then the current count stands in (a fixed-size variant).
+    invocations_peak_per_minute: Decimal | None = None  # Invocations: the busiest minute's requests
+    cpu_total_peak: Decimal | None = None  # the highest per-period Maximum x instances reporting
+    gpu_total_peak: Decimal | None = None  # the same for GPUUtilization
+    instances_at_peak: Decimal | None = None  # instances reporting in cpu_total_peak's period
+    period_seconds: int | None = None  # CloudWatch period of the utilisation datapoints
+    invocations_period_seconds: int | None = None  # ... of the invocation datapoints
 
     def __post_init__(self) -> None:
         if self.instance_count < 0 or self.samples < 0:
@@ -137,6 +151,21 @@ class ObservedVariant:
     @property
     def has_gpu_metrics(self) -> bool:
         return self.gpu_peak is not None or self.gpu_memory_peak is not None
+
+    @property
+    def peak_instances(self) -> Decimal:
+        """The instances that served the peak: measured, else the current count."""
+        if self.instances_at_peak is not None and self.instances_at_peak > 0:
+            return self.instances_at_peak
+        return Decimal(max(self.instance_count, 1))
+
+    @property
+    def peak_requests_per_minute(self) -> Decimal | None:
+        """The variant's busiest minute: Invocations, else per instance x the peak's instances."""
+        if self.invocations_peak_per_minute is not None:
+            return self.invocations_peak_per_minute
+        per_instance = self.invocations_per_instance_peak
+        return None if per_instance is None else per_instance * self.peak_instances
 
 
 @dataclass(frozen=True)
@@ -191,6 +220,9 @@ class UtilizationFigures:
     invocations_per_instance: Decimal | None = None  # per minute
     model_latency_ms: Decimal | None = None
     samples: int = 0
+    instances_at_peak: Decimal | None = None
+    period_seconds: int | None = None
+    invocations_period_seconds: int | None = None
 
     def as_status(self) -> Utilization:
         return Utilization(
@@ -199,6 +231,9 @@ class UtilizationFigures:
             gpu=self.gpu,
             invocations_per_instance=self.invocations_per_instance,
             samples=self.samples,
+            instances_at_peak=self.instances_at_peak,
+            period_seconds=self.period_seconds,
+            invocations_period_seconds=self.invocations_period_seconds,
         )
 
 
@@ -399,6 +434,9 @@ def _utilization(observed: ObservedVariant, spec: InstanceSpec | None) -> Utiliz
         invocations_per_instance=_normal(_round(observed.invocations_per_instance_peak, _TENTH)),
         model_latency_ms=_round(observed.model_latency_peak_ms, _TENTH),
         samples=observed.samples,
+        instances_at_peak=_normal(_round(observed.instances_at_peak, _TENTH)),
+        period_seconds=observed.period_seconds,
+        invocations_period_seconds=observed.invocations_period_seconds,
     )
 
 
@@ -418,21 +456,30 @@ def _current(
 
 @dataclass(frozen=True)
 class _Load:
-    """The variant's peak load in absolute terms, per instance of the current configuration."""
+    """The variant's peak load in absolute terms, on the current instance type.
+
+    count is the instances that served the peak (measured per period, not today's count);
+    current_count what runs now, for judging the current configuration.
+    """
 
     spec: InstanceSpec
-    count: int
+    count: Decimal
+    current_count: int
     vcpu: int
-    busy_vcpus: Decimal
+    total_vcpus: Decimal  # busy vCPUs over the whole variant at its peak
     memory_gib: Decimal | None  # None: no MemoryUtilization data
     gpu_model: bool
-    busy_gpus: Decimal | None
+    total_gpus: Decimal | None  # busy GPUs over the whole variant at its peak
     gpu_memory_gib: Decimal | None
     latency_over: bool  # the observed peak latency is over maxModelLatency
 
     @property
-    def total_vcpus(self) -> Decimal:
-        return self.busy_vcpus * self.count
+    def busy_vcpus(self) -> Decimal:
+        return self.total_vcpus / self.count
+
+    @property
+    def busy_gpus(self) -> Decimal | None:
+        return None if self.total_gpus is None else self.total_gpus / self.count
 
     def describe(self, samples: int) -> str:
         count = self.count
@@ -440,8 +487,10 @@ class _Load:
             f"Peak over {samples} datapoints: CPU {_pct(self.busy_vcpus * 100 / self.vcpu)} of "
             f"{self.vcpu} vCPUs = {_num(self.busy_vcpus, 2)} vCPU per instance"
         )
-        if count > 1:
-            text += f", {_num(self.total_vcpus, 2)} vCPUs over {count} instances"
+        if count != 1 or self.current_count != 1:
+            text += f", {_num(self.total_vcpus, 2)} vCPUs over {_num(count, 1)} instances"
+            if count != self.current_count:
+                text += f" at the peak ({self.current_count} now)"
         memory = self.spec.memory_gib
         if self.memory_gib is not None and memory:
             text += (
@@ -488,16 +537,27 @@ def _load(observed: ObservedVariant, spec: InstanceSpec | None, latency_over: bo
     gpu_memory = None
     if gpu_model and observed.gpu_memory_peak is not None and spec.gpu_memory_gib:
         gpu_memory = observed.gpu_memory_peak / (_HUNDRED * spec.gpu_count) * spec.gpu_memory_gib
+    count = observed.peak_instances
+    # The whole variant at its peak; without a measured total, the busiest instance times the
+    # instances of the peak (the current count when nothing says otherwise).
+    cpu_total = observed.cpu_total_peak if observed.cpu_total_peak is not None else observed.cpu_peak * count
+    total_gpus = None
+    if gpu_model and observed.gpu_peak is not None:
+        gpu_total = (
+            observed.gpu_total_peak if observed.gpu_total_peak is not None else observed.gpu_peak * count
+        )
+        total_gpus = gpu_total / _HUNDRED
     return _Load(
         spec=spec,
-        count=observed.instance_count,
+        count=count,
+        current_count=observed.instance_count,
         vcpu=spec.vcpu,
-        busy_vcpus=observed.cpu_peak / _HUNDRED,
+        total_vcpus=cpu_total / _HUNDRED,
         memory_gib=None
         if observed.memory_peak is None
         else observed.memory_peak / _HUNDRED * spec.memory_gib,
         gpu_model=gpu_model,
-        busy_gpus=observed.gpu_peak / _HUNDRED if gpu_model and observed.gpu_peak is not None else None,
+        total_gpus=total_gpus,
         gpu_memory_gib=gpu_memory,
         latency_over=latency_over,
     )
@@ -509,8 +569,8 @@ def _fit(load: _Load, spec: InstanceSpec, count: int, targets: UtilizationTarget
     checks = _Checks()
     checks.percent("CPU", load.total_vcpus / (count * spec.vcpu) * _HUNDRED, targets.cpu_utilization)
     # Memory is per instance (each holds the model): it never shrinks with more instances, and
-    # grows by current/new when the same traffic is packed onto fewer.
-    packing = max(Decimal(1), Decimal(load.count) / count)
+    # grows by peak/new when the traffic of the peak is packed onto fewer.
+    packing = max(Decimal(1), load.count / count)
     if load.memory_gib is not None:
         checks.percent(
             "memory", load.memory_gib * packing / spec.memory_gib * _HUNDRED, targets.memory_utilization
@@ -518,8 +578,8 @@ def _fit(load: _Load, spec: InstanceSpec, count: int, targets: UtilizationTarget
     else:
         checks.at_least("memory", spec.memory_gib, load.spec.memory_gib)
     if load.gpu_model:
-        if load.busy_gpus is not None:
-            busy = load.busy_gpus * load.count
+        if load.total_gpus is not None:
+            busy = load.total_gpus
             checks.percent("GPU", busy / (count * spec.gpu_count) * _HUNDRED, targets.gpu_utilization)
         # GPU memory is held per instance like host memory, and kept under the memory target.
         if load.gpu_memory_gib is None:
@@ -529,10 +589,11 @@ def _fit(load: _Load, spec: InstanceSpec, count: int, targets: UtilizationTarget
         else:
             used = load.gpu_memory_gib * packing / spec.gpu_memory_gib * _HUNDRED
             checks.percent("GPU memory", used, targets.memory_utilization)
-    if load.latency_over and (spec.vcpu < load.vcpu or count * spec.vcpu < load.count * load.vcpu):
+    current_vcpus = load.current_count * load.vcpu
+    if load.latency_over and (spec.vcpu < load.vcpu or count * spec.vcpu < current_vcpus):
         checks.failures.append(
             f"{count * spec.vcpu} vCPUs ({spec.vcpu} per instance) is fewer than the current "
-            f"{load.count * load.vcpu} ({load.vcpu} per instance) while latency is over its target"
+            f"{current_vcpus} ({load.vcpu} per instance) while latency is over its target"
         )
     return _Fit(not checks.failures, tuple(checks.figures), tuple(checks.failures))
 
@@ -679,9 +740,8 @@ class _Sizing:
                 )
             )
             return
-        per_minute = self.observed.invocations_per_instance_peak
-        assert per_minute is not None  # ruled out above
-        peak = per_minute * self.observed.instance_count
+        peak = self.observed.peak_requests_per_minute
+        assert peak is not None  # ruled out above
         # The CPU target's headroom applies to throughput too: use only that share of MaxInvocations.
         capacity = Decimal(result.max_invocations) * self.targets.cpu_utilization / _HUNDRED
         for count in range(self.candidates.min_instances, self.candidates.max_instances + 1):
@@ -713,8 +773,8 @@ class _Sizing:
                 f"model latency {_num(result.model_latency_ms, 1)} ms is over the "
                 f"{_num(self.latency_ms, 1)} ms target"
             )
-        if self.observed.invocations_per_instance_peak is None:
-            return "no InvocationsPerInstance data to compare its MaxInvocations with"
+        if self.observed.peak_requests_per_minute is None:
+            return "no Invocations data to compare its MaxInvocations with"
         if result.instance_count < 1 or result.max_invocations <= 0:
             return "it gives no instance count or MaxInvocations"
         return None
@@ -726,7 +786,9 @@ class _Sizing:
             return price.hourly_usd, price.describe()
         if result.cost_per_hour is None or result.cost_per_hour <= 0:
             return None, ""
-        unit = result.cost_per_hour / result.instance_count
+        # RecommendationMetrics.CostPerHour is "the cost per hour for the instance" (API
+        # reference): already per instance, so it is not divided by the count.
+        unit = result.cost_per_hour
         return unit, f"${unit:f}/h {result.instance_type} from Inference Recommender's CostPerHour"
 
     # -- the outcome
@@ -735,7 +797,7 @@ class _Sizing:
         load = self.load
         meets = None
         if isinstance(load, _Load):
-            meets = _fit(load, load.spec, load.count, self.targets).ok and not self.latency_over
+            meets = _fit(load, load.spec, load.current_count, self.targets).ok and not self.latency_over
         base = VariantResult(
             self.observed.variant,
             VariantStatus.KEEP_CURRENT,

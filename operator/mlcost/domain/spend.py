@@ -1,12 +1,18 @@
-"""Budget periods, spend figures, and the bound on how often Cost Explorer is asked."""
+"""Budget periods, spend figures, and the cache that bounds how often Cost Explorer is asked."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, TypeVar, cast
 
 from mlcost.api.v1alpha1.mlcostpolicy import TimeUnit
+from mlcost.domain.errors import MlcostError
+
+T = TypeVar("T")
 
 CENT = Decimal("0.01")
 
@@ -63,29 +69,127 @@ class SpendKey:
     account_id: str
     period: BudgetPeriod
     filters: tuple[tuple[str, tuple[str, ...]], ...]
+    metric: str = "UnblendedCost"  # the metric the budget tracks (Metrics / CostTypes)
 
 
-class SpendCache:
-    """Shares Cost Explorer answers and bounds how often each question is asked.
+@dataclass(frozen=True)
+class TagStatusKey:
+    """The question "which of these tag keys are active cost-allocation tags" of one account."""
 
-    Each request costs $0.01, so an answer is reused for `min_interval` by every policy that
-    asks the same question; a policy asks anew only when its answer is older than that or its
-    question changed (new filters, a new period).
+    account_id: str
+    keys: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Entry:
+    asked_at: datetime
+    answer: object = None
+    error: MlcostError | None = None
+
+
+class CostExplorerCache:
+    """Every Cost Explorer question of the operator, asked at most once per `min_interval`.
+
+    Each request costs $0.01, so one cache bounds them all: spend and forecast, cost-allocation
+    tag status, and any later read (grouped spend, Savings Plans) keyed by its own frozen
+    dataclass. A question is asked anew only when its last answer *or failure* is older than
+    `min_interval`: a failure (AccessDenied, throttling, a 5xx after retries) is kept and
+    raised again to every asker until then, so a broken permission costs one request an hour,
+    not one a sweep. Concurrent misses of one question wait for the single request in flight
+    (single-flight) instead of each sending their own.
     """
 
     def __init__(self, min_interval: timedelta) -> None:
         self.min_interval = min_interval
-        self._answers: dict[SpendKey, Spend] = {}
+        self._entries: dict[Hashable, _Entry] = {}
+        self._in_flight: dict[Hashable, threading.Event] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, now: datetime, ask: Callable[[], T]) -> T:
+        """The answer to `key`: cached when fresh, else from `ask()`, called by one thread only.
+
+        Raises the (cached) MlcostError of the last attempt while it is fresh.
+        """
+        while True:
+            with self._lock:
+                entry = self._fresh(key, now)
+                waiting = self._in_flight.get(key) if entry is None else None
+                if entry is None and waiting is None:
+                    done = self._in_flight[key] = threading.Event()
+                    break
+            if entry is not None:
+                return cast(T, self._replay(entry))
+            # Another thread is asking this very question: its answer is ours.
+            assert waiting is not None
+            waiting.wait()
+        try:
+            try:
+                answer = ask()
+            except MlcostError as exc:
+                with self._lock:
+                    self._entries[key] = _Entry(now, error=exc)
+                raise
+            with self._lock:
+                self._entries[key] = _Entry(now, answer=answer)
+            return answer
+        finally:
+            with self._lock:
+                del self._in_flight[key]
+            done.set()
 
     def lookup(self, key: SpendKey, now: datetime) -> Spend | None:
-        """The answer to use without asking AWS, or None when a request is due."""
-        cached = self._answers.get(key)
-        if cached and now - cached.as_of < self.min_interval:
-            return cached
-        return None
+        """The spend to use without asking AWS, or None when a request is due (or last failed)."""
+        with self._lock:
+            entry = self._fresh(key, now)
+        if entry is None or entry.error is not None or not isinstance(entry.answer, Spend):
+            return None
+        return entry.answer
 
     def store(self, key: SpendKey, spend: Spend) -> None:
-        current = self._answers.get(key)
-        # A status read back after a restart must not replace a newer answer.
-        if current is None or current.as_of <= spend.as_of:
-            self._answers[key] = spend
+        """Remember an answer (e.g. the figure a status kept across a restart) as of spend.as_of."""
+        with self._lock:
+            current = self._entries.get(key)
+            # A status read back after a restart must not replace a newer answer or failure.
+            if current is None or current.asked_at <= spend.as_of:
+                self._entries[key] = _Entry(spend.as_of, answer=spend)
+
+    def failure(self, key: Hashable, now: datetime) -> MlcostError | None:
+        """The failure that stands for `key` until it may be asked again; None when there is none."""
+        with self._lock:
+            entry = self._fresh(key, now)
+        return self._annotated(entry) if entry and entry.error else None
+
+    def next_ask(self, key: Hashable) -> datetime | None:
+        """When `key` may be asked again."""
+        with self._lock:
+            entry = self._entries.get(key)
+        return entry.asked_at + self.min_interval if entry else None
+
+    def _fresh(self, key: Hashable, now: datetime) -> _Entry | None:
+        entry = self._entries.get(key)
+        if entry is not None and now - entry.asked_at < self.min_interval:
+            return entry
+        return None
+
+    def _replay(self, entry: _Entry) -> Any:
+        if entry.error is not None:
+            raise self._annotated(entry)
+        return entry.answer
+
+    def _annotated(self, entry: _Entry) -> MlcostError:
+        """The kept failure, saying when it happened and when the question is asked again.
+
+        A new exception each time: threads must not share (and mutate) one traceback.
+        """
+        assert entry.error is not None
+        error = entry.error
+        retry = (entry.asked_at + self.min_interval).strftime("%H:%M UTC")
+        return type(error)(
+            f"{error.message} (Cost Explorer failed at {entry.asked_at:%H:%M UTC}; to bound its "
+            f"cost the question is asked again after {retry})",
+            operation=error.operation,
+        )
+
+
+# The name the operator, CLI and benchmarks construct it by.
+SpendCache = CostExplorerCache

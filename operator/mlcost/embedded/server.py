@@ -16,7 +16,7 @@ from moto.server import ThreadedMotoServer
 
 from . import moto_ext
 from .moto_ext import budgets, ce, dispatch, inference_recommender, sagemaker
-from .moto_ext._common import DEFAULT_ACCOUNT_ID
+from .moto_ext._common import DEFAULT_ACCOUNT_ID, extension_operations
 
 __all__ = ["DEFAULT_ACCOUNT_ID", "EmbeddedAws"]
 
@@ -41,6 +41,7 @@ class EmbeddedAws:
         host: str = "127.0.0.1",
         region: str = "us-east-1",
         quiet: bool = True,
+        strict: bool | None = None,
     ) -> None:
         self.host = host
         self.port = port  # the port serving once started
@@ -50,6 +51,8 @@ class EmbeddedAws:
         self.quiet = quiet
         self._server: ThreadedMotoServer | None = None
         self._endpoint_url: str | None = None
+        # None: keep the process's setting (MLCOST_EMBEDDED_STRICT=1 switches it on).
+        self._strict = strict
 
     # ------------------------------------------------------------------------ lifecycle
 
@@ -69,6 +72,8 @@ class EmbeddedAws:
         if self._server is not None:
             return self
         moto_ext.install()
+        if self._strict is not None:
+            dispatch.set_strict(self._strict)
         if self.quiet:
             # werkzeug logs every request at INFO on stderr.
             logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -235,3 +240,32 @@ class EmbeddedAws:
     def reset_calls() -> None:
         """Zero the call counter (reset() does too)."""
         dispatch.reset_calls()
+
+    # ------------------------------------------------------------------------ strict mode
+
+    @property
+    def strict(self) -> bool:
+        """Whether extension answers are checked against botocore's output shapes (and requests
+        against the input shapes): a malformed answer becomes a 501 naming every difference."""
+        return dispatch.strict()
+
+    @staticmethod
+    def shape_errors() -> list[dispatch.ShapeError]:
+        """Malformed extension answers seen in strict mode since clear_shape_errors() (not reset())."""
+        return dispatch.shape_errors()
+
+    @staticmethod
+    def clear_shape_errors() -> None:
+        dispatch.clear_shape_errors()
+
+    @staticmethod
+    def operator_operations() -> set[tuple[str, str]]:
+        """(service, operation) of every request the operator's own clients (user agent
+        mlcost-operator) sent since the process started; reset() keeps them."""
+        return dispatch.operator_operations()
+
+    @staticmethod
+    def extension_operations() -> frozenset[tuple[str, str]]:
+        """(service, operation) of every operation whose answer the extensions build or change."""
+        moto_ext.install()
+        return extension_operations()

@@ -12,6 +12,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import kopf
 from pydantic import BaseModel, ValidationError
 
+from mlcost import logs
 from mlcost.api.common import Condition
 from mlcost.domain import conditions as cond
 from mlcost.domain.errors import MlcostError
@@ -141,7 +142,8 @@ async def reconcile(
         return None
     async with runtime.lock(_uid(body, ref)):
         started = time.monotonic()
-        result = await asyncio.to_thread(kind.reconcile, runtime, ref, spec, previous)
+        with logs.about_object(ref.namespace, ref.name, kind.name):
+            result = await asyncio.to_thread(kind.reconcile, runtime, ref, spec, previous)
     kind.record(runtime, ref, result, time.monotonic() - started)
     _write_status(patch, previous, result.status)
     post_events(body, result.outcome.events)
@@ -163,7 +165,10 @@ async def finalize(kind: Kind[SpecT, StatusT], runtime: Runtime, body: kopf.Body
         return
     try:
         async with runtime.lock(_uid(body, ref)):
-            outcome = await asyncio.to_thread(kind.finalize, runtime, ref, spec, previous_status(kind, body))
+            with logs.about_object(ref.namespace, ref.name, kind.name):
+                outcome = await asyncio.to_thread(
+                    kind.finalize, runtime, ref, spec, previous_status(kind, body)
+                )
     except MlcostError as exc:
         message = (
             f"Cannot release the AWS resources of {kind.name} {ref.key}: {exc.message}. Deletion waits "

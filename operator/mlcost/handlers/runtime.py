@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import socket
 from dataclasses import dataclass, field
 
 from mlcost.aws.pricing import PricingClient
 from mlcost.aws.session import AwsSessions
-from mlcost.catalogue import load_catalogue, load_catalogue_file, load_default_catalogue, refresh_or_keep
+from mlcost.catalogue import (
+    CatalogueFileError,
+    load_catalogue,
+    load_catalogue_file,
+    load_default_catalogue,
+    refresh_or_keep,
+)
 from mlcost.config import Config
 from mlcost.domain.spend import SpendCache
 from mlcost.metrics import Metrics
@@ -48,6 +56,47 @@ def build_runtime(config: Config, metrics: Metrics | None = None) -> Runtime:
     # One catalogue for both kinds: a price refresh reaches rightsizing too.
     rightsizings = RightsizingReconciler(sessions, lambda: policies.governance.catalogue)
     return Runtime(config=config, metrics=metrics, policies=policies, rightsizings=rightsizings)
+
+
+class StartupError(Exception):
+    """A startup step that cannot heal by retrying: the operator exits and says what to do."""
+
+
+def _port_problem(exc: OSError, port: int, setting: str, what: str) -> StartupError:
+    if exc.errno == errno.EADDRINUSE:
+        return StartupError(
+            f"port {port} ({what}) is in use by another process: stop it, or set {setting} "
+            "to a free port (0 turns it off)"
+        )
+    return StartupError(f"cannot listen on port {port} ({what}): {exc.strerror or exc}: set {setting}")
+
+
+def check_port_free(port: int, setting: str, what: str, address: str = "0.0.0.0") -> None:
+    """Raise StartupError if `port` cannot be listened on, before kopf would find out late."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((address, port))
+        except OSError as exc:
+            raise _port_problem(exc, port, setting, what) from exc
+
+
+def start_runtime(config: Config) -> Runtime:
+    """The runtime with /metrics served; StartupError for what a restart with the same settings
+    cannot fix (an unreadable price file, a port in use), so the process exits at once."""
+    try:
+        runtime = build_runtime(config)
+    except CatalogueFileError as exc:
+        raise StartupError(
+            f"MLCOST_PRICE_CATALOGUE={config.price_catalogue}: {' '.join(exc.message.split())}; "
+            "fix the file or unset "
+            "MLCOST_PRICE_CATALOGUE to use the shipped prices"
+        ) from exc
+    if config.metrics_port:
+        try:
+            runtime.metrics.serve(config.metrics_port)
+        except OSError as exc:
+            raise _port_problem(exc, config.metrics_port, "MLCOST_METRICS_PORT", "/metrics") from exc
+    return runtime
 
 
 def refresh_prices(runtime: Runtime) -> str:

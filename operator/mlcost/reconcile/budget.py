@@ -11,6 +11,7 @@ from mlcost.aws.budgets import BudgetsClient
 from mlcost.aws.costexplorer import CostExplorerClient
 from mlcost.aws.session import AwsSessions, AwsTarget
 from mlcost.domain.budget import (
+    DEFAULT_COST_METRIC,
     Budget,
     BudgetChange,
     BudgetPlan,
@@ -22,8 +23,8 @@ from mlcost.domain.budget import (
 )
 from mlcost.domain.errors import InvalidSpec, MlcostError
 from mlcost.domain.spend import (
+    CostExplorerCache,
     Spend,
-    SpendCache,
     SpendKey,
     budget_period,
     to_cents,
@@ -52,7 +53,7 @@ class BudgetSync:
 class BudgetReconciler:
     """Observes, plans and applies one policy's budget; reads its spend through a shared cache."""
 
-    def __init__(self, sessions: AwsSessions, spend_cache: SpendCache) -> None:
+    def __init__(self, sessions: AwsSessions, spend_cache: CostExplorerCache) -> None:
         self.sessions = sessions
         self.spend_cache = spend_cache
 
@@ -94,7 +95,10 @@ class BudgetReconciler:
         status = BudgetStatus(name=desired.name, arn=budgets.arn(desired.name), limit=desired.limit)
         sync = BudgetSync(plan, status, drift=drift)
         if read_spend:
-            self._read_spend(sync, desired, budgets.account_id, target, previous, spec_changed, now)
+            # Read spend the way the budget measures it (a budget adopted with AmortizedCost
+            # tracks amortized cost), so status and budget agree.
+            metric = observed.budget.metric if observed else DEFAULT_COST_METRIC
+            self._read_spend(sync, desired, budgets.account_id, target, previous, spec_changed, now, metric)
         return sync
 
     def _apply(
@@ -109,7 +113,7 @@ class BudgetReconciler:
     ) -> None:
         for done, change in enumerate(plan.changes):
             try:
-                self._apply_one(budgets, desired, change, ref)
+                self._apply_one(budgets, plan, change, ref)
             except MlcostError as exc:
                 if done:
                     # Earlier changes stay: each is valid alone, and the next reconcile re-plans
@@ -122,7 +126,8 @@ class BudgetReconciler:
             log.info("%s: %s", ref.key, change.detail)
 
     @staticmethod
-    def _apply_one(budgets: BudgetsClient, desired: Budget, change: BudgetChange, ref: ObjectRef) -> None:
+    def _apply_one(budgets: BudgetsClient, plan: BudgetPlan, change: BudgetChange, ref: ObjectRef) -> None:
+        desired = plan.desired
         name = desired.name
         key = change.notification
         match change.kind:
@@ -130,8 +135,8 @@ class BudgetReconciler:
                 budgets.create(desired, owner_key(ref.namespace, ref.name))
             case ChangeKind.TAG_OWNER:
                 budgets.tag_owner(name, owner_key(ref.namespace, ref.name))
-            case ChangeKind.UPDATE_BUDGET:
-                budgets.update(desired)
+            case ChangeKind.UPDATE_BUDGET if plan.observed:
+                budgets.update(desired, plan.observed)
             case ChangeKind.CREATE_NOTIFICATION if key:
                 budgets.create_notification(name, key, change.subscribers)
             case ChangeKind.DELETE_NOTIFICATION if key:
@@ -150,9 +155,10 @@ class BudgetReconciler:
         previous: BudgetStatus | None,
         spec_changed: bool,
         now: datetime,
+        metric: str,
     ) -> None:
         period = budget_period(desired.time_unit, now.date())
-        key = SpendKey(account_id, period, tuple(sorted(desired.cost_filters.items())))
+        key = SpendKey(account_id, period, tuple(sorted(desired.cost_filters.items())), metric)
         if (
             previous
             and previous.name == desired.name
@@ -166,15 +172,15 @@ class BudgetReconciler:
                 key,
                 Spend(previous.actual_spend, previous.forecasted_spend, previous.last_updated),
             )
-        spend = self.spend_cache.lookup(key, now)
-        if spend is None:
-            try:
-                ce = CostExplorerClient(self.sessions.client("ce", target))
-                spend = ce.spend(period, desired.cost_filters, now)
-            except MlcostError as exc:
-                sync.spend_error = exc
-                return
-            self.spend_cache.store(key, spend)
+        ce = CostExplorerClient(self.sessions.client("ce", target))
+        try:
+            # One request per question and interval, however many policies ask it at once.
+            spend = self.spend_cache.get(
+                key, now, lambda: ce.spend(period, desired.cost_filters, now, metric=metric)
+            )
+        except MlcostError as exc:
+            sync.spend_error = exc
+            return
         assert sync.status is not None
         sync.status.actual_spend = to_cents(spend.actual)
         sync.status.forecasted_spend = to_cents(spend.forecast) if spend.forecast is not None else None

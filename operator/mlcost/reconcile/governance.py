@@ -16,7 +16,7 @@ from mlcost.api.v1alpha1.mlcostpolicy import (
     PolicyMode,
     ResourceType,
 )
-from mlcost.aws.cloudwatch import MetricsReader
+from mlcost.aws.cloudwatch import MetricQuery, MetricsReader, period_for
 from mlcost.aws.costexplorer import CostAllocationTags
 from mlcost.aws.inventory import InventoryReader
 from mlcost.aws.sagemaker_actions import SageMakerActions
@@ -24,7 +24,19 @@ from mlcost.aws.session import AwsSessions, AwsTarget
 from mlcost.domain.catalogue import PriceCatalogue
 from mlcost.domain.enforcement import VIOLATION_TAG, Action, ActionKind, EnforcementPlan, plan_enforcement
 from mlcost.domain.errors import MlcostError, NotFound, Throttled
-from mlcost.domain.governance import Evaluation, Remedy, Violation, evaluate, in_scope
+from mlcost.domain.governance import (
+    IDLE_NOT_JUDGED,
+    SAGEMAKER_NAMESPACE,
+    Evaluation,
+    NotJudged,
+    Remedy,
+    Statistic,
+    TrafficSeries,
+    Violation,
+    evaluate,
+    in_scope,
+    traffic_measure,
+)
 from mlcost.domain.inventory import Inventory, SageMakerResource
 from mlcost.reconcile.results import ObjectRef, Outcome
 
@@ -135,24 +147,22 @@ class GovernanceReconciler:
         account = self.sessions.account_id(target)
         inventory = self.inventories.get(target, account, now)
         governed = [r for r in inventory.resources if in_scope(r, spec.scope)]
-        invocations = {}
+        traffic: dict[TrafficSeries, Decimal] = {}
         if spec.endpoints and spec.endpoints.idle:
-            variants = [
-                (r.name, v.name)
+            measures = [
+                traffic_measure(r)
                 for r in governed
                 if r.type is ResourceType.ENDPOINT and r.status == "InService"
-                for v in r.variants
             ]
-            if variants:
-                invocations = self.metrics_reader.endpoint_invocations(
-                    target, variants, spec.endpoints.idle.window, now
-                )
+            series = [s for m in measures for s in (*m.requests, *m.waiting)]
+            if series:
+                traffic = self._traffic(target, series, spec.endpoints.idle.window, now)
         evaluation = evaluate(
             spec,
             inventory,
             now=now,
             catalogue=self.catalogue,
-            invocations=invocations,
+            traffic=traffic,
             spend_percent=spend_percent,
         )
         plan = plan_enforcement(evaluation, governed, spec.enforcement, now)
@@ -163,6 +173,7 @@ class GovernanceReconciler:
         elif dry_run:
             outcome.changes.extend(f"{a.kind.value.lower()}: {a.detail}" for a in plan.actions)
         result.compliance = compliance_status(spec, evaluation, result, previous, now)
+        _report_not_judged(ref, evaluation, previous, outcome)
         keys = _cost_tag_keys(spec)
         if keys and not dry_run:
             try:
@@ -170,6 +181,26 @@ class GovernanceReconciler:
             except MlcostError as exc:
                 log.info("%s: cannot check cost-allocation tags: %s", ref.key, exc.message)
         return result
+
+    def _traffic(
+        self, target: AwsTarget, series: list[TrafficSeries], window: timedelta, now: datetime
+    ) -> dict[TrafficSeries, Decimal]:
+        """Each series over the window: one bucket as long as the window (or the coarser period
+        CloudWatch keeps for it), all in one GetMetricData per 500 series."""
+        period = period_for(window)
+        queries = {
+            s: MetricQuery(SAGEMAKER_NAMESPACE, s.metric, s.dimensions, s.statistic.value, period)
+            for s in series
+        }
+        points = self.metrics_reader.datapoints(target, list(queries.values()), start=now - window, end=now)
+        traffic: dict[TrafficSeries, Decimal] = {}
+        for s, query in queries.items():
+            values = [p.value for p in points.get(query, [])]
+            if s.statistic is Statistic.MAXIMUM:
+                traffic[s] = max(values, default=Decimal(0))
+            else:
+                traffic[s] = sum(values, Decimal(0))
+        return traffic
 
     def _apply(
         self,
@@ -232,6 +263,18 @@ class GovernanceReconciler:
             log.info("%s: %s", ref.key, message)
 
 
+def _report_not_judged(
+    ref: ObjectRef, evaluation: Evaluation, previous: ComplianceStatus | None, outcome: Outcome
+) -> None:
+    """One Warning Event (and log line) when an endpoint first cannot be judged idle or not."""
+    before = {i.name for i in (previous.items if previous else []) if i.rule == IDLE_NOT_JUDGED}
+    for entry in evaluation.idle_not_judged:
+        if entry.resource.name not in before:
+            message = f"{_label(entry.resource)}: {entry.reason}"
+            outcome.warn(IDLE_NOT_JUDGED, message)
+            log.warning("%s: %s", ref.key, message)
+
+
 def _label(resource: SageMakerResource) -> str:
     return f"{resource.type.value} {resource.name}"
 
@@ -263,6 +306,12 @@ def compliance_status(
     items = [
         _item(spec, v, evaluation, result, done, seen_before, now) for v in evaluation.violations[:MAX_ITEMS]
     ]
+    # After the violations: endpoints the idle rule could not judge are not violations, but a
+    # user must see that they were left alone and why.
+    items += [
+        _not_judged_item(entry, evaluation, seen_before, now)
+        for entry in evaluation.idle_not_judged[: MAX_ITEMS - len(items)]
+    ]
     percent = evaluation.spot.percent
     return ComplianceStatus(
         evaluated=sum(evaluation.governed.values()),
@@ -274,6 +323,26 @@ def compliance_status(
         spot_savings_percent=percent,
         spot_jobs=evaluation.spot.jobs,
         actions=sum(1 for a in result.applied if a.outcome == "success"),
+    )
+
+
+def _not_judged_item(
+    entry: NotJudged,
+    evaluation: Evaluation,
+    seen_before: dict[tuple[ResourceType, str, str], datetime | None],
+    now: datetime,
+) -> ComplianceItem:
+    resource = entry.resource
+    cost = evaluation.cost_of(resource)
+    return ComplianceItem(
+        resource_type=resource.type,
+        name=resource.name,
+        rule=IDLE_NOT_JUDGED,
+        detail=entry.reason,
+        action=None,
+        since=seen_before.get((resource.type, resource.name, IDLE_NOT_JUDGED)) or now,
+        monthly_cost=cost.monthly,
+        cost_basis=cost.note,
     )
 
 

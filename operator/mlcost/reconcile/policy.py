@@ -9,16 +9,22 @@ from datetime import datetime, timedelta
 
 from mlcost.api.common import ConditionStatus
 from mlcost.api.v1alpha1.mlcostpolicy import MLCostPolicySpec, MLCostPolicyStatus
-from mlcost.aws.session import AwsSessions
+from mlcost.aws.costexplorer import CostAllocationTags
+from mlcost.aws.session import AwsSessions, AwsTarget
 from mlcost.catalogue import load_default_catalogue
 from mlcost.domain import conditions as cond
 from mlcost.domain.budget import default_budget_name
 from mlcost.domain.catalogue import PriceCatalogue
 from mlcost.domain.errors import MlcostError
-from mlcost.domain.spend import SpendCache
+from mlcost.domain.spend import CostExplorerCache, TagStatusKey
 from mlcost.reconcile.base import Reconciler
 from mlcost.reconcile.budget import BudgetReconciler, BudgetSync
-from mlcost.reconcile.governance import GovernanceReconciler, GovernanceResult
+from mlcost.reconcile.governance import (
+    GovernanceReconciler,
+    GovernanceResult,
+    TagStatusCache,
+    _cost_tag_keys,
+)
 from mlcost.reconcile.results import ObjectRef, Outcome, utcnow
 
 log = logging.getLogger(__name__)
@@ -42,7 +48,7 @@ class PolicyReconciler(Reconciler):
     def __init__(
         self,
         sessions: AwsSessions,
-        spend_cache: SpendCache,
+        spend_cache: CostExplorerCache,
         clock: Callable[[], datetime] = utcnow,
         *,
         catalogue: PriceCatalogue | None = None,
@@ -50,9 +56,12 @@ class PolicyReconciler(Reconciler):
     ) -> None:
         super().__init__(sessions, clock)
         self.budget = BudgetReconciler(sessions, spend_cache)
+        self.spend_cache = spend_cache
         self.governance = GovernanceReconciler(
             sessions, catalogue or load_default_catalogue(), inventory_max_age=inventory_max_age
         )
+        # Tag status is a Cost Explorer question too: it shares the cache, bound and single-flight.
+        self.governance.tag_status = SharedTagStatus(spend_cache)
 
     def reconcile(
         self,
@@ -161,6 +170,14 @@ class PolicyReconciler(Reconciler):
             self._set(status, cond.COST_ALLOCATION_TAGS, False, "TagsInactive", message, now, ref)
             if cond.reason_changed(previous, cond.COST_ALLOCATION_TAGS, "TagsInactive"):
                 outcome.warn("CostAllocationTagsInactive", message)
+        elif not dry_run and (unknown := self._tag_status_failure(spec, now)):
+            keys = ", ".join(_cost_tag_keys(spec))
+            message = f"Cannot tell whether tag(s) {keys} are active cost-allocation tags: {unknown.message}"
+            self._set(
+                status, cond.COST_ALLOCATION_TAGS, ConditionStatus.UNKNOWN, unknown.reason, message, now, ref
+            )
+            if cond.reason_changed(previous, cond.COST_ALLOCATION_TAGS, unknown.reason):
+                outcome.warn("CostAllocationTagsUnknown", message)
         elif not dry_run:
             self._set(
                 status,
@@ -171,6 +188,14 @@ class PolicyReconciler(Reconciler):
                 now,
                 ref,
             )
+
+    def _tag_status_failure(self, spec: MLCostPolicySpec, now: datetime) -> MlcostError | None:
+        """Why the tag status is unknown: the failure the cache keeps for its question, if any."""
+        keys = _cost_tag_keys(spec)
+        if not keys:
+            return None
+        account = self.sessions.account_id(self.target(spec))
+        return self.spend_cache.failure(TagStatusKey(account, tuple(keys)), now)
 
     def _budget_synced(
         self,
@@ -259,6 +284,25 @@ class PolicyReconciler(Reconciler):
         )
         self.budget.remove(ref, spec.budget, self.target(spec), name, outcome)
         return outcome
+
+
+class SharedTagStatus(TagStatusCache):
+    """Cost-allocation tag status through the shared Cost Explorer cache.
+
+    Answers and failures alike are kept for the cache's interval, and concurrent policies with
+    the same keys wait for one ListCostAllocationTags instead of each sending it.
+    """
+
+    def __init__(self, cache: CostExplorerCache) -> None:
+        super().__init__(cache.min_interval)
+        self.cache = cache
+
+    def inactive(
+        self, sessions: AwsSessions, target: AwsTarget, account: str, keys: list[str], now: datetime
+    ) -> list[str]:
+        question = TagStatusKey(account, tuple(sorted(keys)))
+        client = sessions.client("ce", target)
+        return self.cache.get(question, now, lambda: CostAllocationTags(client).inactive(list(question.keys)))
 
 
 def violations_by_rule_and_type(result: PolicyResult) -> dict[tuple[str, str], int]:

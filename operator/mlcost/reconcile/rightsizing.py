@@ -22,12 +22,20 @@ from mlcost.api.v1alpha1.endpointrightsizing import (
 )
 from mlcost.aws.autoscaling import VariantAutoscaling
 from mlcost.aws.cloudwatch import MetricsReader, VariantMetrics
-from mlcost.aws.endpoints import EndpointConfigState, EndpointsClient, EndpointState, change_hash, config_name
-from mlcost.aws.inference_recommender import InferenceRecommenderClient
+from mlcost.aws.endpoints import (
+    CandidateRefused,
+    EndpointConfigState,
+    EndpointsClient,
+    EndpointState,
+    change_hash,
+    config_name,
+    copy_plan,
+)
+from mlcost.aws.inference_recommender import InferenceRecommenderClient, RecommenderJob
 from mlcost.aws.session import AwsSessions, AwsTarget
 from mlcost.domain import conditions as cond
 from mlcost.domain.budget import owner_key
-from mlcost.domain.catalogue import PriceCatalogue
+from mlcost.domain.catalogue import PriceCatalogue, Usage
 from mlcost.domain.errors import MlcostError
 from mlcost.domain.rightsizing import (
     EndpointResult,
@@ -45,6 +53,7 @@ log = logging.getLogger(__name__)
 SYNCED = "Synced"
 INFERENCE_RECOMMENDER = "InferenceRecommender"
 CANDIDATES = "CandidatesPriced"
+AUTOSCALING = "Autoscaling"
 
 
 @dataclass
@@ -134,7 +143,7 @@ class RightsizingReconciler(Reconciler):
             return
         wanted = [spec.variant_name] if spec.variant_name else names
         metrics = self.metrics.endpoint_utilization(target, endpoint.name, wanted, spec.lookback, now)
-        ir = self._inference_recommender(spec, target, wanted, status, outcome, previous, now, ref)
+        ir = self._inference_recommender(spec, target, config, wanted, status, outcome, previous, now, ref)
         observed = [_observed(endpoint, config, name, metrics[name], now) for name in wanted]
         recommendation = recommend_endpoint(
             observed, spec.targets, spec.candidates, self.catalogue(), target.region, inference_recommender=ir
@@ -147,7 +156,9 @@ class RightsizingReconciler(Reconciler):
                 spec, target, endpoints, endpoint, config, recommendation, result, owner, now, dry_run
             )
         if not dry_run:
-            self._autoscale(spec, target, endpoint.name, wanted, status, outcome, owner)
+            self._autoscale(
+                spec, target, endpoint.name, config, wanted, status, outcome, previous, owner, now, ref
+            )
             self._remove_orphans(endpoints, endpoint, status, owner, outcome)
         self._set_ready_and_synced(status, endpoint, recommendation, result, now, ref)
 
@@ -157,6 +168,7 @@ class RightsizingReconciler(Reconciler):
         self,
         spec: EndpointRightsizingSpec,
         target: AwsTarget,
+        config: EndpointConfigState,
         variants: list[str],
         status: EndpointRightsizingStatus,
         outcome: Outcome,
@@ -168,7 +180,8 @@ class RightsizingReconciler(Reconciler):
             status.conditions = [c for c in status.conditions if c.type != INFERENCE_RECOMMENDER]
             return {}
         name = spec.inference_recommender.job_name
-        job = InferenceRecommenderClient(self.sessions.client("sagemaker", target)).describe_job(name)
+        recommender = InferenceRecommenderClient(self.sessions.client("sagemaker", target))
+        job = recommender.describe_job(name)
         if job is None or not job.completed:
             reason = "JobNotFound" if job is None else f"Job{job.status.title().replace('_', '')}"
             detail = "does not exist" if job is None else f"is {job.status}"
@@ -189,9 +202,33 @@ class RightsizingReconciler(Reconciler):
             for r in job.recommendations
             if r.instance_type and r.model_latency_ms is not None and r.max_invocations is not None
         ]
-        message = f"Using {len(results)} result(s) of Inference Recommender job {name}"
+        # A job benchmarks one model: its results size only the variants serving that model.
+        served = {v: _serves(job, config, v, recommender.model_packages) for v in variants}
+        matching = [v for v in variants if served[v]]
+        others = "; ".join(
+            f"variant {v} serves model {m.model_name if (m := config.variant(v)) else None}"
+            for v in variants
+            if not served[v]
+        )
+        if not matching:
+            reason = "ModelMismatch"
+            message = (
+                f"Inference Recommender job {name} benchmarked {job.benchmarked}, which no variant "
+                f"sized here serves ({others}): its results are not used; recommending from "
+                "CloudWatch alone. Point spec.inferenceRecommender.jobName at a job for the variant's model"
+            )
+            self._set(status, INFERENCE_RECOMMENDER, False, reason, message, now, ref)
+            if cond.reason_changed(previous, INFERENCE_RECOMMENDER, reason):
+                outcome.warn("InferenceRecommender" + reason, message)
+            return {}
+        message = (
+            f"Using {len(results)} result(s) of Inference Recommender job {name} ({job.benchmarked}) "
+            f"for variant(s) {', '.join(matching)}"
+        )
+        if others:
+            message += f"; not for the others, which serve other models ({others})"
         self._set(status, INFERENCE_RECOMMENDER, True, "JobCompleted", message, now, ref)
-        return dict.fromkeys(variants, results)
+        return dict.fromkeys(matching, results)
 
     def _report(
         self,
@@ -278,10 +315,23 @@ class RightsizingReconciler(Reconciler):
             if v.recommended
         }
         new_name = config_name(endpoint.name, change_hash(endpoint.config_name, changes))
-        blocked = self._apply_gate(spec, endpoint, status, chosen, new_name, now)
+        blocked = self._apply_gate(
+            spec, endpoint, status, chosen, new_name, now, self._missing_prices(chosen, target)
+        )
         if blocked:
             return blocked
         summary = ", ".join(f"{v}: {t} x{n}" for v, (t, n) in sorted(changes.items()))
+        specs = self.catalogue().spec
+        try:
+            # Before any call: a setting of the source the new type cannot carry refuses the change.
+            _, dropped = copy_plan(config, new_name, changes, owner, specs)
+        except CandidateRefused as exc:
+            note = f"not applied: {exc.message}"
+            log.warning("%s: %s", endpoint.name, note)
+            # status still holds the last reconcile's Ready: one Event per refusal, not per sweep.
+            if exc.message not in _ready_message(status):
+                outcome.warn(exc.reason, f"{endpoint.name}: {summary} {note}")
+            return note
         scaling = VariantAutoscaling(self.sessions.client("application-autoscaling", target))
         scaled = [v for v in changes if scaling.read(endpoint.name, v).target is not None]
         foreign = [v for v in scaled if not scaling.read(endpoint.name, v).registered_by(owner)]
@@ -300,7 +350,12 @@ class RightsizingReconciler(Reconciler):
             outcome.info(
                 "AutoscalingPaused", f"{endpoint.name}/{variant}: autoscaling removed for the rollout"
             )
-        created = endpoints.create_config_copy(config, new_name, changes, owner)
+        created = endpoints.create_config_copy(config, new_name, changes, owner, specs)
+        if created and dropped:
+            outcome.info(
+                "EndpointConfigAdapted",
+                f"{new_name} leaves out settings the new instance type cannot use: {'; '.join(dropped)}",
+            )
         try:
             endpoints.update_endpoint(
                 endpoint.name, new_name, spec.apply.rollback_alarms if spec.apply else []
@@ -327,6 +382,15 @@ class RightsizingReconciler(Reconciler):
         )
         return f"rolling out {new_name} ({summary})"
 
+    def _missing_prices(self, chosen: list[VariantResult], target: AwsTarget) -> str | None:
+        """Which hosting prices keep a saving unknown, and how to supply them (for the status)."""
+        wanted = [
+            (v.current.instance_type, target.region, Usage.HOSTING)
+            for v in chosen
+            if v.monthly_savings is None and v.current
+        ]
+        return self.catalogue().explain_missing(wanted) if wanted else None
+
     @staticmethod
     def _apply_gate(
         spec: EndpointRightsizingSpec,
@@ -335,6 +399,7 @@ class RightsizingReconciler(Reconciler):
         chosen: list[VariantResult],
         new_name: str,
         now: datetime,
+        missing_prices: str | None = None,
     ) -> str | None:
         settings = spec.apply
         if not endpoint.in_service:
@@ -345,7 +410,8 @@ class RightsizingReconciler(Reconciler):
             return f"not applied: a rollout of {new_name} failed before, so it is not tried again"
         savings = [v.monthly_savings for v in chosen]
         if any(s is None for s in savings):
-            return "not applied: the current configuration has no known price, so the saving is unknown"
+            why = missing_prices or "the current configuration has no known price"
+            return f"not applied: the saving is unknown: {why}"
         total = sum((s for s in savings if s is not None), Decimal(0))
         if settings and total < settings.min_monthly_savings:
             return (
@@ -430,10 +496,14 @@ class RightsizingReconciler(Reconciler):
         spec: EndpointRightsizingSpec,
         target: AwsTarget,
         endpoint: str,
+        config: EndpointConfigState,
         variants: list[str],
         status: EndpointRightsizingStatus,
         outcome: Outcome,
+        previous: EndpointRightsizingStatus,
         owner: str,
+        now: datetime,
+        ref: ObjectRef,
     ) -> None:
         scaling = VariantAutoscaling(self.sessions.client("application-autoscaling", target))
         settings = spec.autoscaling
@@ -446,7 +516,15 @@ class RightsizingReconciler(Reconciler):
                         "AutoscalingRemoved", f"Removed the operator's autoscaling of {endpoint}/{variant}"
                     )
             status.managed_autoscaling = None
+            status.conditions = [c for c in status.conditions if c.type != AUTOSCALING]
             return
+        refused = {v: why for v in variants if (why := _cannot_autoscale(config, v)) is not None}
+        if refused:
+            self._refuse_autoscaling(scaling, endpoint, refused, status, outcome, previous, owner, now, ref)
+        variants = [v for v in variants if v not in refused]
+        if variants and not refused:
+            message = f"Target tracking of SageMakerVariantInvocationsPerInstance on {', '.join(variants)}"
+            self._set(status, AUTOSCALING, True, "Managed", message, now, ref)
         for variant in variants:
             change = scaling.ensure(
                 endpoint,
@@ -462,7 +540,36 @@ class RightsizingReconciler(Reconciler):
                     f"{endpoint}/{variant}: {settings.min_instances}-{settings.max_instances} instances, "
                     f"target {settings.target_invocations_per_instance} invocations per instance",
                 )
-        status.managed_autoscaling = sorted(variants)
+        status.managed_autoscaling = sorted(variants) or None
+
+    def _refuse_autoscaling(
+        self,
+        scaling: VariantAutoscaling,
+        endpoint: str,
+        refused: dict[str, str],
+        status: EndpointRightsizingStatus,
+        outcome: Outcome,
+        previous: EndpointRightsizingStatus,
+        owner: str,
+        now: datetime,
+        ref: ObjectRef,
+    ) -> None:
+        """Autoscaling=False with why, once an Event; and none of ours left on those variants."""
+        for variant in refused:
+            # What we registered before the endpoint changed kind cannot scale it: take it away.
+            managed = variant in (status.managed_autoscaling or [])
+            if managed and scaling.remove(endpoint, variant, owner=owner).changed:
+                outcome.info(
+                    "AutoscalingRemoved", f"Removed the operator's autoscaling of {endpoint}/{variant}"
+                )
+        reason = "AutoscalingUnsupported"
+        message = "spec.autoscaling is not applied to " + "; ".join(
+            f"{endpoint}/{v}: {why}" for v, why in refused.items()
+        )
+        self._set(status, AUTOSCALING, False, reason, message, now, ref)
+        if cond.reason_changed(previous, AUTOSCALING, reason):
+            outcome.warn(reason, message)
+            log.warning("%s: %s", ref.key, message)
 
     # -------------------------------------------------------------------- conditions
 
@@ -523,6 +630,56 @@ class RightsizingReconciler(Reconciler):
         return outcome
 
 
+def _cannot_autoscale(config: EndpointConfigState, variant: str) -> str | None:
+    """Why the operator's policy (SageMakerVariantInvocationsPerInstance on
+    sagemaker:variant:DesiredInstanceCount) cannot scale this variant; None when it can."""
+    configured = config.variant(variant)
+    if configured is not None and configured.serverless is not None:
+        return (
+            "the variant is serverless: sagemaker:variant:DesiredInstanceCount does not apply to it "
+            "(serverless variants scale provisioned concurrency, "
+            "sagemaker:variant:DesiredProvisionedConcurrency); remove spec.autoscaling"
+        )
+    if config.asynchronous:
+        return (
+            "the endpoint is asynchronous (AsyncInferenceConfig): SageMaker publishes no "
+            "InvocationsPerInstance for it, so a target-tracking policy on "
+            "SageMakerVariantInvocationsPerInstance never scales it; scale it on "
+            "ApproximateBacklogSizePerInstance yourself and remove spec.autoscaling"
+        )
+    if configured is not None and configured.model_name is None:
+        return (
+            "the variant hosts inference components (no ModelName): its instances scale with "
+            "ManagedInstanceScaling and its model copies with the inference components' own "
+            "autoscaling (sagemaker:inference-component:DesiredCopyCount); remove spec.autoscaling"
+        )
+    return None
+
+
+def _ready_message(status: EndpointRightsizingStatus) -> str:
+    ready = next((c for c in status.conditions if c.type == cond.READY), None)
+    return ready.message if ready else ""
+
+
+def _serves(
+    job: RecommenderJob,
+    config: EndpointConfigState,
+    variant: str,
+    packages_of: Callable[[str], frozenset[str]],
+) -> bool:
+    """Whether the variant serves the model the job benchmarked (InputConfig.ModelName, or the
+    model package InputConfig.ModelPackageVersionArn that the variant's model was created from)."""
+    configured = config.variant(variant)
+    model = configured.model_name if configured else None
+    if model is None:
+        return False
+    if job.model_name:
+        return job.model_name == model
+    if job.model_package_arn:
+        return job.model_package_arn in packages_of(model)
+    return False
+
+
 def _headline(recommendation: EndpointResult) -> VariantResult | None:
     """The variant the single-valued status fields describe: the first one that was sized."""
     sized = [v for v in recommendation.variants if v.status is not Outcome_.SKIPPED]
@@ -554,4 +711,11 @@ def _observed(
         model_latency_peak_us=metrics.model_latency.peak,
         invocations_per_instance_peak=metrics.invocations_per_instance.peak,
         invocations_total=metrics.invocations.total,
+        # The peak with the instances that served it, never today's count (autoscaling).
+        invocations_peak_per_minute=metrics.invocations_per_minute.peak,
+        cpu_total_peak=metrics.cpu_total.peak,
+        gpu_total_peak=metrics.gpu_total.peak,
+        instances_at_peak=metrics.instances_at_peak,
+        period_seconds=metrics.period,
+        invocations_period_seconds=metrics.invocations_period,
     )

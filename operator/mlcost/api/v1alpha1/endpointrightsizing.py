@@ -15,6 +15,14 @@ from mlcost.api.types import PERCENT_PATTERN, ApiModel, Duration, Money, Percent
 
 ENDPOINT_NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
 INSTANCE_TYPE_PATTERN = r"^ml\.[a-z0-9-]+\.[a-z0-9-]+$"
+# lookback in hours or days, from 1d (a shorter window never holds the day of data a
+# recommendation needs) to 455d (CloudWatch keeps hourly data 455 days, 5-minute data 63 days and
+# 1-minute data 15 days: CloudWatch API reference, GetMetricData). A pattern rather than
+# CEL, because CEL's duration() cannot read "14d".
+LOOKBACK_PATTERN = (
+    r"^0*(([1-9]|[1-9][0-9]|[1-3][0-9]{2}|4[0-4][0-9]|45[0-5])d"
+    r"|(2[4-9]|[3-9][0-9]|[1-9][0-9]{2,3}|10[0-8][0-9]{2}|109[01][0-9]|10920)h)$"
+)
 MAINTENANCE_WINDOW_PATTERN = (
     r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun)(-(Mon|Tue|Wed|Thu|Fri|Sat|Sun))? "
     r"([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-4]):[0-5][0-9]$"
@@ -167,7 +175,15 @@ class EndpointRightsizingSpec(ApiModel):
         description="Recommend (default): report only. Apply: roll the recommendation out.",
     )
     aws: AwsTarget | None = Field(default=None, description="AWS region and role to use.")
-    lookback: Duration = Field(default=timedelta(days=14), description="Utilisation window (default 14d).")
+    lookback: Duration = Field(
+        default=timedelta(days=14),
+        description=(
+            "Utilisation window (default 14d), in hours or days from 1d to 455d (CloudWatch's "
+            "retention). Up to 15d invocations are read per minute; longer windows read 5-minute "
+            "(up to 63d) or hourly data, see status.utilization.periodSeconds."
+        ),
+        json_schema_extra={"pattern": LOOKBACK_PATTERN},
+    )
     targets: UtilizationTargets = Field(
         default_factory=UtilizationTargets, description="Utilisation and latency targets."
     )
@@ -181,6 +197,19 @@ class EndpointRightsizingSpec(ApiModel):
     autoscaling: AutoscalingSpec | None = Field(
         default=None, description="Manage the variant's target-tracking autoscaling."
     )
+
+    @field_validator("lookback", mode="before")
+    @classmethod
+    def _lookback_within_retention(cls, value: object) -> object:
+        # The CRD checks LOOKBACK_PATTERN; this says the same to `mlcost validate` and in code.
+        if isinstance(value, str) and not re.fullmatch(LOOKBACK_PATTERN, value):
+            raise ValueError(
+                f'"{value}" is not a look-back in hours or days from 1d to 455d (CloudWatch keeps '
+                'hourly data 455 days), e.g. "14d" or "720h"'
+            )
+        if isinstance(value, timedelta) and not timedelta(days=1) <= value <= timedelta(days=455):
+            raise ValueError("must be from 1d to 455d (CloudWatch keeps hourly data 455 days)")
+        return value
 
 
 class EndpointCost(ApiModel):
@@ -202,6 +231,28 @@ class Utilization(ApiModel):
         default=None, description="Invocations per instance per minute."
     )
     samples: int = Field(default=0, description="Data points read.")
+    instances_at_peak: Money | None = Field(
+        default=None,
+        description=(
+            "Instances that served the peak (CPUUtilization's SampleCount per minute of its period), "
+            "which may differ from the count now: the peak load is sized with this count."
+        ),
+    )
+    period_seconds: int | None = Field(
+        default=None,
+        description=(
+            "CloudWatch period of the utilisation data read, in seconds: 300 for a look-back up to "
+            "63 days, 3600 beyond (CloudWatch keeps 5-minute data 63 days, hourly data 455 days)."
+        ),
+    )
+    invocations_period_seconds: int | None = Field(
+        default=None,
+        description=(
+            "CloudWatch period of the invocation data read, in seconds: 60 for a look-back up to 15 "
+            "days, 300 up to 63 days, 3600 beyond; per-minute figures are each period's Sum divided "
+            "by its minutes, so a longer period averages the busiest minute into its period."
+        ),
+    )
 
 
 class RecommendationSource(StrEnum):
@@ -260,7 +311,12 @@ class EndpointRightsizingStatus(ApiModel):
 
     observed_generation: int | None = Field(default=None, description="Generation reconciled.")
     conditions: list[Condition] = Field(
-        default_factory=list, description="Ready, Synced.", json_schema_extra=CONDITIONS_LIST_MAP
+        default_factory=list,
+        description=(
+            "Ready, Synced; InferenceRecommender, CandidatesPriced, and Autoscaling (False with reason "
+            "AutoscalingUnsupported for a serverless, asynchronous or inference-component variant)."
+        ),
+        json_schema_extra=CONDITIONS_LIST_MAP,
     )
     current: EndpointCost | None = Field(default=None, description="Current configuration.")
     utilization: Utilization | None = Field(default=None, description="Observed utilisation.")

@@ -165,7 +165,20 @@ class BudgetSpec(ApiModel):
                     "rule": "!has(oldSelf.name) || (has(self.name) && self.name == oldSelf.name)",
                     "message": ("budget.name is immutable once set: create a new policy to rename a budget"),
                     "fieldPath": ".name",
-                }
+                },
+                {
+                    # AWS Budgets has no forecast for a daily budget: the API server refuses the
+                    # spec, as `mlcost validate` and the operator's check do.
+                    "rule": (
+                        "!has(self.timeUnit) || self.timeUnit != 'DAILY' || !has(self.notifications) "
+                        "|| self.notifications.all(n, n.type != 'FORECASTED')"
+                    ),
+                    "message": (
+                        "FORECASTED notifications need a budget longer than DAILY: AWS Budgets does "
+                        "not forecast daily budgets"
+                    ),
+                    "fieldPath": ".notifications",
+                },
             ]
         }
     )
@@ -208,6 +221,42 @@ class BudgetSpec(ApiModel):
         if limit <= 0:
             raise ValueError("must be greater than 0")
         return limit
+
+    @model_validator(mode="after")
+    def _forecast_needs_a_period(self) -> BudgetSpec:
+        # AWS Budgets forecasts only MONTHLY, QUARTERLY and ANNUALLY budgets (user guide,
+        # "Creating a cost budget"); docs/aws-behaviour.md.
+        if self.time_unit is TimeUnit.DAILY:
+            for index, notification in enumerate(self.notifications):
+                if notification.type is NotificationType.FORECASTED:
+                    raise ValueError(
+                        f"notifications[{index}] is FORECASTED, but AWS Budgets does not forecast "
+                        "DAILY budgets: use type ACTUAL, or timeUnit MONTHLY, QUARTERLY or ANNUALLY"
+                    )
+        return self
+
+    @model_validator(mode="after")
+    def _subscribers_fit_after_merging(self) -> BudgetSpec:
+        # Entries with one trigger are one notification in AWS, whose limit is 1 SNS topic and
+        # 10 emails (Notification shape doc): count them merged, as the operator will send them.
+        merged: dict[tuple[str, str, Decimal, str], tuple[list[int], set[str], set[str]]] = {}
+        for index, n in enumerate(self.notifications):
+            key = (n.type.value, n.comparison.value, n.threshold, n.threshold_type.value)
+            entries, emails, topics = merged.setdefault(key, ([], set(), set()))
+            entries.append(index)
+            emails.update(n.emails)
+            topics.update([n.sns_topic_arn] if n.sns_topic_arn else [])
+        for (kind, comparison, threshold, _), (entries, emails, topics) in merged.items():
+            if len(emails) <= 10 and len(topics) <= 1:
+                continue
+            where = ", ".join(f"notifications[{i}]" for i in entries)
+            raise ValueError(
+                f"{where} share the trigger {kind} {comparison} {threshold} and become one AWS "
+                f"notification with {len(emails)} email(s) and {len(topics)} SNS topic(s); AWS allows "
+                "at most 10 emails and 1 SNS topic per notification: merge them into one entry "
+                "within that limit, or give them different thresholds"
+            )
+        return self
 
 
 class ResourceType(StrEnum):
@@ -423,7 +472,11 @@ class MLCostPolicySpec(ApiModel):
     training: TrainingRules | None = Field(default=None, description="Training job guardrails.")
     endpoints: EndpointRules | None = Field(default=None, description="Endpoint guardrails.")
     breach_actions: list[BreachAction] = Field(
-        default_factory=list, description="Enforce mode: actions when spend crosses a threshold."
+        # Bounded: each item carries a CEL rule, whose cost the API server multiplies by the
+        # largest number of items the list may hold.
+        default_factory=list,
+        max_length=10,
+        description="Enforce mode: actions when spend crosses a threshold, at most 10.",
     )
     enforcement: Enforcement = Field(
         default_factory=Enforcement, description="Grace period and rate limit of Enforce mode."

@@ -8,7 +8,15 @@ from typing import Any, TypeVar, cast
 
 from moto.core.models import DEFAULT_ACCOUNT_ID
 
-__all__ = ["DEFAULT_ACCOUNT_ID", "ext_state", "original", "patch", "to_decimal"]
+__all__ = [
+    "DEFAULT_ACCOUNT_ID",
+    "ext_state",
+    "extension_operations",
+    "original",
+    "patch",
+    "register_operations",
+    "to_decimal",
+]
 
 T = TypeVar("T")
 
@@ -23,6 +31,44 @@ def patch(cls: type, name: str, value: Callable[..., Any]) -> None:
     if key not in _ORIGINALS:
         _ORIGINALS[key] = cls.__dict__.get(name)
     setattr(cls, name, value)
+
+
+# boto3 service name of each moto package whose classes the extensions patch.
+_MOTO_PACKAGE_SERVICE = {
+    "budgets": "budgets",
+    "ce": "ce",
+    "sagemaker": "sagemaker",
+    "applicationautoscaling": "application-autoscaling",
+}
+# Operations served by classes of our own (moto has no backend for them), by service.
+_REGISTERED: set[tuple[str, str]] = set()
+
+
+def register_operations(service: str, *operations: str) -> None:
+    """Declare operations an extension serves with a class of its own (e.g. the Price List API)."""
+    _REGISTERED.update((service, operation) for operation in operations)
+
+
+def extension_operations() -> frozenset[tuple[str, str]]:
+    """(boto3 service, API operation) of every operation whose answer an extension builds or changes.
+
+    Derived from what patch() replaced (a backend or response method named after an
+    operation) and what register_operations() declared, so a new extension is listed
+    without anyone keeping a list. Patched helpers that are not operations are left out.
+    """
+    # Imported here: shapes loads botocore's models, which the patching itself never needs.
+    from ..shapes import operation_names
+
+    found = set(_REGISTERED)
+    for cls, name in _ORIGINALS:
+        package = cls.__module__.split(".")
+        if len(package) < 2 or package[0] != "moto" or package[1] not in _MOTO_PACKAGE_SERVICE:
+            continue
+        service = _MOTO_PACKAGE_SERVICE[package[1]]
+        operation = operation_names(service).get(name)
+        if operation is not None:
+            found.add((service, operation))
+    return frozenset(found)
 
 
 def original(cls: type, name: str) -> Callable[..., Any]:

@@ -76,6 +76,15 @@ def _validate_budget(budget: dict[str, Any] | None, verb: str) -> dict[str, Any]
             f"Unable to {verb} budget: {name} - only one of BudgetLimit or "
             "PlannedBudgetLimits can be present."
         )
+    # "Either FilterExpression and Metrics or CostFilters and CostTypes, not both or a different
+    # combination" (UpdateBudget / CreateBudget API reference).
+    newer: list[str] = sorted(k for k in ("FilterExpression", "Metrics") if k in budget)
+    older: list[str] = sorted(k for k in ("CostFilters", "CostTypes") if k in budget)
+    if newer and older:
+        raise _invalid(
+            f"Unable to {verb} budget: {name} - use either FilterExpression and Metrics or "
+            f"CostFilters and CostTypes, not both (got {', '.join(newer + older)})."
+        )
     limit = budget.get("BudgetLimit")
     if limit is not None and budget.get("BudgetType") == "COST":
         amount = to_decimal((limit or {}).get("Amount"))
@@ -286,8 +295,28 @@ def create_budget(
     _budget_tags(self.budgets[account_id][budget["BudgetName"]]).update(tags)
 
 
+def budget_to_dict(self: Budget) -> dict[str, Any]:
+    """DescribeBudget's Budget: moto's, without CostTypes defaults on a FilterExpression budget.
+
+    A budget has one filter pair (FilterExpression/Metrics or CostFilters/CostTypes): moto adds
+    default CostTypes to every COST budget, which would make a FilterExpression budget answer
+    with a mix that AWS refuses when it is sent back.
+    """
+    answer = cast(dict[str, Any], original(Budget, "to_dict")(self))
+    if "FilterExpression" in self.budget or "Metrics" in self.budget:
+        answer.pop("CostTypes", None)
+    return answer
+
+
 def update_budget(self: BudgetsBackend, account_id: str, new_budget: dict[str, Any]) -> None:
-    """UpdateBudget: NewBudget replaces every field but the name and the calculated spend."""
+    """UpdateBudget: NewBudget replaces every field but the name and the calculated spend.
+
+    As AWS does: "You can change every part of a budget except for the budgetName and the
+    calculatedSpend" (https://docs.aws.amazon.com/aws-cost-management/latest/APIReference/
+    API_budgets_UpdateBudget.html). A field left out of NewBudget is gone afterwards:
+    CostTypes fall back to their defaults, PlannedBudgetLimits, AutoAdjustData, FilterExpression
+    and Metrics disappear. Only TimePeriod is kept when omitted (unsure what AWS does there).
+    """
     _validate_budget(new_budget, "update")
     current = _get_budget(self, account_id, new_budget["BudgetName"], "update budget")
     if not any(k in new_budget for k in ("BudgetLimit", "PlannedBudgetLimits", "AutoAdjustData")):
@@ -644,6 +673,7 @@ _RESPONSE_METHODS: dict[str, Callable[..., Any]] = {
 
 def install() -> None:
     """Patch moto's budgets backend and response classes."""
+    patch(Budget, "to_dict", budget_to_dict)
     for name, function in _BACKEND_METHODS.items():
         patch(BudgetsBackend, name, function)
     for name, function in _RESPONSE_METHODS.items():

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -11,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import moto
+from botocore.exceptions import UnknownServiceError
 from moto.core import errors as moto_errors
 from moto.core.common_types import TYPE_RESPONSE
 from moto.core.exceptions import ServiceException
@@ -18,9 +21,34 @@ from moto.core.responses import ActionResult, BaseResponse
 from moto.moto_api._internal.models import MotoAPIBackend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
-from ._common import original, patch
+from ._common import extension_operations, original, patch
 
-__all__ = ["calls", "clear_faults", "inject_error", "install", "reset_calls"]
+__all__ = [
+    "STRICT_ENV",
+    "ShapeError",
+    "calls",
+    "clear_faults",
+    "clear_shape_errors",
+    "inject_error",
+    "install",
+    "operator_operations",
+    "reset_calls",
+    "set_strict",
+    "shape_errors",
+    "strict",
+]
+
+log = logging.getLogger(__name__)
+
+# Strict mode (on when this variable is "1", or after set_strict(True)): every 2xx answer of
+# an extension operation is checked against botocore's output shape, every JSON request
+# against the input shape. A malformed answer becomes a 501 that names each difference and is
+# kept in shape_errors() for the test suite to fail on; an invalid request is refused with a
+# 400 as AWS refuses it (botocore checks types, required members and minimums client-side, but
+# not enums or maximum lengths).
+STRICT_ENV = "MLCOST_EMBEDDED_STRICT"
+# botocore's user agent of the operator's own clients (AwsSessions' user_agent_extra).
+OPERATOR_USER_AGENT = "mlcost-operator"
 
 # Status codes of AWS's common errors where they are not 400 (the AWS "Common Errors" page):
 # throttling stays 400 in the JSON and query protocols, access errors are 403.
@@ -65,6 +93,53 @@ class InjectedError(ServiceException):
 _lock = threading.Lock()
 _faults: dict[tuple[str, str], list[_Fault]] = {}
 _calls: Counter[tuple[str, str]] = Counter()
+# Mutable settings of this process: "strict", and the extension operations once computed.
+_settings: dict[str, Any] = {"strict": os.environ.get(STRICT_ENV, "") == "1", "extension_ops": None}
+
+
+@dataclass(frozen=True)
+class ShapeError:
+    """An answer of an extension that does not match botocore's output shape."""
+
+    service: str
+    operation: str
+    problems: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return f"{self.service}:{self.operation}: " + "; ".join(self.problems)
+
+
+_shape_errors: list[ShapeError] = []
+# Operations the operator's own clients sent, since the process started (never reset): what
+# deploy/iam-policy.json must allow.
+_operator_ops: set[tuple[str, str]] = set()
+
+
+def set_strict(on: bool) -> None:
+    """Switch strict shape checking on or off for this process."""
+    _settings["strict"] = on
+
+
+def strict() -> bool:
+    """Whether answers and requests are checked against botocore's shapes."""
+    return bool(_settings["strict"])
+
+
+def shape_errors() -> list[ShapeError]:
+    """The malformed extension answers seen (strict mode) since clear_shape_errors()."""
+    with _lock:
+        return list(_shape_errors)
+
+
+def clear_shape_errors() -> None:
+    with _lock:
+        _shape_errors.clear()
+
+
+def operator_operations() -> set[tuple[str, str]]:
+    """(service, operation) of every request sent by the operator's clients since the process started."""
+    with _lock:
+        return set(_operator_ops)
 
 
 def default_status(code: str) -> int:
@@ -143,15 +218,98 @@ def _error_response(response: BaseResponse, code: str, message: str, status: int
     return status, headers, body
 
 
+def _extension_operations() -> frozenset[tuple[str, str]]:
+    # Computed at the first request: every extension is installed by then.
+    if _settings["extension_ops"] is None:
+        _settings["extension_ops"] = extension_operations()
+    return _settings["extension_ops"]  # type: ignore[no-any-return]
+
+
+def _json_protocol(service: str) -> bool:
+    from ..shapes import service_model
+
+    try:
+        return service_model(service).protocol == "json"
+    except UnknownServiceError:  # e.g. moto's own "moto-api"
+        return False
+
+
+def _json_body(raw: object) -> object:
+    text = raw.decode() if isinstance(raw, bytes) else str(raw or "")
+    return json.loads(text) if text.strip() else {}
+
+
+def _invalid_request(self: BaseResponse, key: tuple[str, str]) -> TYPE_RESPONSE | None:
+    from ..shapes import validate_input
+
+    try:
+        problems = validate_input(key[0], key[1], _json_body(self.body))
+    except (ValueError, LookupError):  # not JSON, or not an operation botocore knows
+        return None
+    if not problems:
+        return None
+    log.warning("embedded AWS: invalid %s:%s request: %s", key[0], key[1], "; ".join(problems))
+    return _error_response(
+        self, _validation_code(key), f"{key[0]}:{key[1]} request: " + "; ".join(problems), 400
+    )
+
+
+# The error code of a request that breaks the input shape: the operation's own modelled
+# validation error where it has one (the Price List API and Budgets model
+# InvalidParameterException), else ValidationException, which SageMaker answers unmodelled.
+# Which code each service really sends for an enum violation is not in the models (unsure).
+_VALIDATION_CODES = ("ValidationException", "InvalidParameterException", "InvalidParameterValueException")
+
+
+def _validation_code(key: tuple[str, str]) -> str:
+    from ..shapes import operation_model
+
+    modelled = {shape.name for shape in operation_model(*key).error_shapes}
+    return next((code for code in _VALIDATION_CODES if code in modelled), "ValidationException")
+
+
+def _malformed_answer(self: BaseResponse, key: tuple[str, str], result: TYPE_RESPONSE) -> TYPE_RESPONSE:
+    from ..shapes import validate_output
+
+    status, _, body = result
+    if not 200 <= int(status) < 300:
+        return result
+    try:
+        problems = validate_output(key[0], key[1], _json_body(body))
+    except ValueError as error:  # not JSON at all
+        problems = [f"the body is not JSON: {error}"]
+    if not problems:
+        return result
+    found = ShapeError(key[0], key[1], tuple(problems))
+    with _lock:
+        _shape_errors.append(found)
+    log.error("embedded AWS answered a malformed %s", found)
+    # 501: botocore retries 500 but not 501, so the caller fails at once with the message.
+    return _error_response(
+        self,
+        "InternalFailure",
+        f"The embedded AWS's answer does not match botocore's output shape of {found}",
+        501,
+    )
+
+
 def _call_action(self: BaseResponse) -> TYPE_RESPONSE:
     key = (self.boto3_service_name, self._get_action() or "")
+    from_operator = OPERATOR_USER_AGENT in str(self.headers.get("User-Agent", ""))
     with _lock:
         _calls[key] += 1
+        if from_operator:
+            _operator_ops.add(key)
         fault = _take_fault(key)
     if fault is not None:
         return _error_response(self, fault.code, fault.message, fault.status)
+    checked = strict() and _json_protocol(key[0])
+    if checked:
+        refused = _invalid_request(self, key)
+        if refused is not None:
+            return refused
     try:
-        return original(BaseResponse, "call_action")(self)  # type: ignore[no-any-return]
+        result: TYPE_RESPONSE = original(BaseResponse, "call_action")(self)
     except NotImplementedError:
         # moto answers an unimplemented operation with HTTP 500, which botocore retries
         # (slowly) before failing with an HTML body. 501 is not retried and says what is missing.
@@ -162,6 +320,9 @@ def _call_action(self: BaseResponse) -> TYPE_RESPONSE:
             f"{key[0]}:{key[1]}; add it under mlcost/embedded/moto_ext",
             501,
         )
+    if checked and key in _extension_operations():
+        return _malformed_answer(self, key, result)
+    return result
 
 
 # SigV4 signing names that differ from the boto3 client name, for services moto lacks.
@@ -194,6 +355,8 @@ def _dispatch_app(
         service, operation = _unknown_service_call(environ)
         with _lock:
             _calls[(service, operation)] += 1
+            if OPERATOR_USER_AGENT in str(environ.get("HTTP_USER_AGENT", "")):
+                _operator_ops.add((service, operation))
         body = json.dumps(
             {
                 "__type": "InternalFailure",

@@ -9,7 +9,8 @@ The products follow the API reference's PriceList format (aws_v1): one JSON stri
 product with `product` (productFamily, attributes, sku), `terms.OnDemand` (priceDimensions
 with unit and pricePerUnit.USD, effectiveDate), `serviceCode`, `version` and
 `publicationDate`. The prices are the shipped catalogue's (mlcost/data): RN rows, which come
-from AWS's bulk price file published 2026-09-24, and FMB rows for hosting. They are here to
+from AWS's bulk price file published 2026-09-24, FMB rows for hosting, and single Price List
+quotes (PLQ) for ml.m5.large / ml.m5.2xlarge / ml.g5.2xlarge. They are here to
 exercise the client, not to be quoted.
 """
 
@@ -30,7 +31,7 @@ from moto.core.responses import BaseResponse
 from moto.core.utils import convert_to_flask_response
 from moto.moto_server.werkzeug_app import BackendRequest, DomainDispatcherApplication
 
-from ._common import original, patch
+from ._common import original, patch, register_operations
 
 __all__ = ["PRODUCTS", "PricingResponse", "install", "price_list"]
 
@@ -59,12 +60,15 @@ _COMPONENTS = {
 # vCPU, memory (GiB), GPUs of each type offered here (the shipped catalogue's specs).
 _SPECS = {
     "ml.t3.medium": (2, 4, 0),
+    "ml.m5.large": (2, 8, 0),
     "ml.m5.xlarge": (4, 16, 0),
+    "ml.m5.2xlarge": (8, 32, 0),
     "ml.m5.4xlarge": (16, 64, 0),
     "ml.c5.xlarge": (4, 8, 0),
     "ml.c5.2xlarge": (8, 16, 0),
     "ml.g4dn.xlarge": (4, 16, 1),
     "ml.g5.xlarge": (4, 16, 1),
+    "ml.g5.2xlarge": (8, 32, 1),
 }
 
 
@@ -91,6 +95,12 @@ OFFERS = (
     Offer("us-east-1", "ml.m5.xlarge", "Processing", "0.23"),
     Offer("us-east-1", "ml.m5.xlarge", "Studio", "0.23"),
     Offer("us-east-1", "ml.m5.4xlarge", "Train", "0.922"),
+    # us-east-1, from single Price List quotes (PLQ1, PLQ3, PLQ4, PLQ5 in mlcost/data/README.md).
+    Offer("us-east-1", "ml.m5.2xlarge", "Host", "0.461"),
+    Offer("us-east-1", "ml.m5.large", "Host", "0.115"),
+    Offer("us-east-1", "ml.m5.large", "Train", "0.115"),
+    Offer("us-east-1", "ml.m5.large", "Processing", "0.115"),
+    Offer("us-east-1", "ml.g5.2xlarge", "Train", "1.515"),
     Offer("us-east-1", "ml.t3.medium", "Notebk", "0.05"),
     Offer("us-east-1", "ml.t3.medium", "Processing", "0.05"),
     Offer("us-east-1", "ml.t3.medium", "Studio", "0.05"),
@@ -358,4 +368,5 @@ def _get_application(self: DomainDispatcherApplication, environ: dict[str, Any])
 
 def install() -> None:
     """Route Price List requests to PricingResponse (moto would find no backend for them)."""
+    register_operations("pricing", "GetProducts", "DescribeServices")
     patch(DomainDispatcherApplication, "get_application", _get_application)

@@ -281,6 +281,17 @@ def _validate_instance_type(self: FakeEndpointConfig, instance_type: str) -> Non
         )
 
 
+def _validate_production_variants(
+    self: SageMakerModelBackend, production_variants: list[dict[str, Any]]
+) -> None:
+    """moto's model check, minus variants without ModelName: AWS accepts those for endpoints
+    that host inference components (ModelName is optional in botocore's ProductionVariant;
+    AWS docs, "Deploy models with inference components"), where moto answers HTTP 500."""
+    original(SageMakerModelBackend, "validate_production_variants")(
+        self, [v for v in production_variants if v.get("ModelName")]
+    )
+
+
 def create_endpoint_config(
     self: SageMakerModelBackend, endpoint_config_name: str, *args: Any, **kwargs: Any
 ) -> FakeEndpointConfig:
@@ -490,11 +501,36 @@ def _resource_or_not_found(backend: SageMakerModelBackend, arn: str) -> Any:
     return resource
 
 
+_MOTO_ENDPOINT_RESPONSE = FakeEndpoint.response_object
+
+
+def _endpoint_response_object(self: FakeEndpoint) -> dict[str, Any]:
+    # DescribeEndpoint and Search show a DataCaptureConfigSummary (EnableCapture, CaptureStatus,
+    # CurrentSamplingPercentage, DestinationS3Uri, KmsKeyId: all required in botocore's model),
+    # and only for an endpoint whose config captures data; moto sends the config's own
+    # DataCaptureConfig, or {} when there is none.
+    response: dict[str, Any] = _MOTO_ENDPOINT_RESPONSE.fget(self)  # type: ignore[attr-defined]
+    capture = response.pop("DataCaptureConfig", None)
+    if capture:
+        enabled = bool(capture.get("EnableCapture", False))
+        response["DataCaptureConfig"] = {
+            "EnableCapture": enabled,
+            "CaptureStatus": "Started" if enabled else "Stopped",
+            "CurrentSamplingPercentage": int(capture.get("InitialSamplingPercentage", 0)),
+            "DestinationS3Uri": str(capture.get("DestinationS3Uri", "")),
+            "KmsKeyId": str(capture.get("KmsKeyId", "")),
+        }
+    return response
+
+
 def install() -> None:
     """Patch moto's SageMaker backend and response classes."""
+    # A property, so set directly (patch() takes functions); _MOTO_ENDPOINT_RESPONSE is moto's.
+    FakeEndpoint.response_object = property(_endpoint_response_object)  # type: ignore[assignment,method-assign]
     patch(SageMakerModelBackend, "_get_resource_from_arn", _resource_or_not_found)
     patch(FakeEndpointConfig, "validate_instance_type", _validate_instance_type)
     patch(SageMakerModelBackend, "create_endpoint_config", create_endpoint_config)
+    patch(SageMakerModelBackend, "validate_production_variants", _validate_production_variants)
     patch(SageMakerResponse, "create_endpoint_config", _r_create_endpoint_config)
     patch(SageMakerModelBackend, "update_endpoint", update_endpoint)
     patch(SageMakerModelBackend, "describe_endpoint", describe_endpoint)
