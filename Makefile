@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: demo test lint typecheck layers unit crds bench clean
+.PHONY: demo test lint typecheck layers unit crds bench bench-costexplorer clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,9 @@ lock: $(STAMP)  ## regenerate requirements.lock from pyproject.toml
 
 bench: $(STAMP)
 	$(BIN)/python bench/sweep.py
+
+bench-costexplorer: $(STAMP)  ## Cost Explorer requests a day for 50 policies and a report (~7 min)
+	$(BIN)/python bench/costexplorer.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -8,6 +8,8 @@ MLCOSTPOLICY_KIND = "MLCostPolicy"
 MLCOSTPOLICY_PLURAL = "mlcostpolicies"
 ENDPOINTRIGHTSIZING_KIND = "EndpointRightsizing"
 ENDPOINTRIGHTSIZING_PLURAL = "endpointrightsizings"
+MLCOSTREPORT_KIND = "MLCostReport"
+MLCOSTREPORT_PLURAL = "mlcostreports"
 
 FINALIZER = f"{GROUP}/finalizer"
 

@@ -17,16 +17,23 @@ from pydantic_core import ErrorDetails
 
 from mlcost.api.crd import openapi_schema
 from mlcost.api.types import ApiModel
-from mlcost.api.v1alpha1 import EndpointRightsizing, MLCostPolicy
-from mlcost.constants import API_VERSION, ENDPOINTRIGHTSIZING_KIND, GROUP, MLCOSTPOLICY_KIND
+from mlcost.api.v1alpha1 import EndpointRightsizing, MLCostPolicy, MLCostReport
+from mlcost.constants import (
+    API_VERSION,
+    ENDPOINTRIGHTSIZING_KIND,
+    GROUP,
+    MLCOSTPOLICY_KIND,
+    MLCOSTREPORT_KIND,
+)
 
-Manifest = MLCostPolicy | EndpointRightsizing
+Manifest = MLCostPolicy | EndpointRightsizing | MLCostReport
 """A parsed object of any mlcost.io kind."""
 _M = TypeVar("_M", bound=ApiModel)
 
-MODELS: dict[str, type[MLCostPolicy] | type[EndpointRightsizing]] = {
+MODELS: dict[str, type[MLCostPolicy] | type[EndpointRightsizing] | type[MLCostReport]] = {
     MLCOSTPOLICY_KIND: MLCostPolicy,
     ENDPOINTRIGHTSIZING_KIND: EndpointRightsizing,
+    MLCOSTREPORT_KIND: MLCostReport,
 }
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -408,6 +415,11 @@ def parse_policy(obj: Mapping[str, Any]) -> MLCostPolicy:
 def parse_rightsizing(obj: Mapping[str, Any]) -> EndpointRightsizing:
     """Parse a whole EndpointRightsizing object; raise pydantic's ValidationError."""
     return _validate_strictly(EndpointRightsizing, obj)
+
+
+def parse_report(obj: Mapping[str, Any]) -> MLCostReport:
+    """Parse a whole MLCostReport object; raise pydantic's ValidationError."""
+    return _validate_strictly(MLCostReport, obj)
 
 
 def _metadata_problems(manifest: LoadedManifest) -> list[ManifestError]:

@@ -15,13 +15,16 @@ from prometheus_client.registry import Collector
 
 from mlcost.api.v1alpha1.endpointrightsizing import VariantStatus
 from mlcost.api.v1alpha1.mlcostpolicy import BudgetStatus, ComplianceStatus
+from mlcost.api.v1alpha1.mlcostreport import MLCostReportStatus, SpendGroupStatus
 from mlcost.domain import conditions as cond
 from mlcost.domain.enforcement import ActionKind
 from mlcost.reconcile.policy import PolicyResult, violations_by_rule_and_type
+from mlcost.reconcile.report import ReportResult
 from mlcost.reconcile.rightsizing import RightsizingResult
 
 POLICY_KIND = "MLCostPolicy"
 RIGHTSIZING_KIND = "EndpointRightsizing"
+REPORT_KIND = "MLCostReport"
 
 BUDGET_CHANGE = "BudgetChange"
 ENDPOINT_ROLLOUT = "EndpointRollout"
@@ -84,6 +87,7 @@ class _StateCollector(Collector):
         yield from families.values()
         yield from self._compliance_families()
         yield from self._endpoint_families()
+        yield from self._report_families()
         ready = GaugeMetricFamily(
             "mlcost_object_ready",
             "1 when the object's last reconcile left it Ready=True, else 0; one series per object "
@@ -118,6 +122,89 @@ class _StateCollector(Collector):
                 if rec and rec.monthly_savings is not None:
                     savings.add_metric(key, float(rec.monthly_savings))
         yield from (current, recommended, savings)
+
+    def _report_families(self) -> Iterator[Metric]:
+        # Unknown figures are absent from the status, and so are their series: never a 0.
+        report = ["namespace", "report"]
+        spend = GaugeMetricFamily(
+            "mlcost_spend_usd",
+            "SageMaker spend of the report's current period (Cost Explorer, UnblendedCost) by value "
+            'of the group_by tag ("no <tag>" for untagged spend) and usage; stack by group or usage.',
+            labels=[*report, "group_by", "group", "usage"],
+        )
+        total = GaugeMetricFamily(
+            "mlcost_spend_total_usd",
+            "SageMaker spend of the report's current period as Cost Explorer reports it ungrouped.",
+            labels=report,
+        )
+        forecast = GaugeMetricFamily(
+            "mlcost_spend_forecast_usd",
+            "SageMaker spend forecast of the report's whole current period (Cost Explorer).",
+            labels=report,
+        )
+        untagged = GaugeMetricFamily(
+            "mlcost_spend_untagged_percent",
+            "Share of the period's SageMaker spend without the group_by tag, in percent.",
+            labels=[*report, "group_by"],
+        )
+        utilization = GaugeMetricFamily(
+            "mlcost_savings_plan_utilization_percent",
+            "Used share of the SageMaker Savings Plans' commitment this period, in percent.",
+            labels=report,
+        )
+        coverage = GaugeMetricFamily(
+            "mlcost_savings_plan_coverage_percent",
+            "Share of SageMaker's eligible spend this period covered by Savings Plans, in percent.",
+            labels=report,
+        )
+        commitment = GaugeMetricFamily(
+            "mlcost_savings_plan_commitment_usd_per_hour",
+            "Hourly commitment of each active SageMaker Savings Plan, USD.",
+            labels=[*report, "savings_plan_id"],
+        )
+        end = GaugeMetricFamily(
+            "mlcost_savings_plan_end_timestamp_seconds",
+            "When each active SageMaker Savings Plan ends, Unix time.",
+            labels=[*report, "savings_plan_id"],
+        )
+        savings = GaugeMetricFamily(
+            "mlcost_savings_plan_recommended_monthly_savings_usd",
+            "Monthly saving AWS estimates for its SageMaker Savings Plan purchase recommendation, USD.",
+            labels=report,
+        )
+        hourly = GaugeMetricFamily(
+            "mlcost_savings_plan_recommended_hourly_commitment_usd",
+            "Hourly commitment of AWS's SageMaker Savings Plan purchase recommendation, USD.",
+            labels=report,
+        )
+        for (namespace, name), status in sorted(self._metrics.reports().items()):
+            key = [namespace, name]
+            if status.spend is not None:
+                group_by = status.spend.group_by or ""
+                for group in status.spend.groups or []:
+                    spend.add_metric([*key, group_by, group.group, group.usage.value], float(group.amount))
+                if status.spend.total is not None:
+                    total.add_metric(key, float(status.spend.total))
+                if status.spend.forecast is not None:
+                    forecast.add_metric(key, float(status.spend.forecast))
+                if status.spend.untagged_percent is not None:
+                    untagged.add_metric([*key, group_by], float(status.spend.untagged_percent))
+            plans = status.savings_plans
+            if plans is None:
+                continue
+            for family, value in (
+                (utilization, plans.utilization_percent),
+                (coverage, plans.coverage_percent),
+                (savings, plans.recommendation.estimated_monthly_savings if plans.recommendation else None),
+                (hourly, plans.recommendation.hourly_commitment if plans.recommendation else None),
+            ):
+                if value is not None:
+                    family.add_metric(key, float(value))
+            for plan in plans.plans or []:
+                commitment.add_metric([*key, plan.savings_plan_id], float(plan.commitment_per_hour))
+                if plan.end is not None:
+                    end.add_metric([*key, plan.savings_plan_id], plan.end.timestamp())
+        yield from (spend, total, forecast, untagged, utilization, coverage, commitment, end, savings, hourly)
 
     def _compliance_families(self) -> Iterator[Metric]:
         violations = GaugeMetricFamily(
@@ -162,6 +249,7 @@ class Metrics:
         self._compliance: dict[tuple[str, str], _ComplianceFigures] = {}
         self._rightsizings: dict[tuple[str, str], tuple[str, list[VariantStatus]]] = {}
         self._ready: dict[tuple[str, str, str], bool] = {}
+        self._reports: dict[tuple[str, str], MLCostReportStatus] = {}
         # Which (action, outcome) children each object created, so forgetting it removes them.
         self._action_labels: dict[tuple[str, str, str], set[tuple[str, str]]] = {}
         self.reconciles = Counter(
@@ -281,6 +369,30 @@ class Metrics:
             self._rightsizings.pop((namespace, name), None)
         self._forget(RIGHTSIZING_KIND, namespace, name)
 
+    def set_report(
+        self,
+        namespace: str,
+        name: str,
+        status: MLCostReportStatus,
+        all_groups: list[SpendGroupStatus] | None = None,
+    ) -> None:
+        """Keep the report's figures; `all_groups` (when known) replaces the status's bounded list,
+        so the stacked spend adds up to the total however many groups there are."""
+        copy = status.model_copy(deep=True)
+        if all_groups is not None and copy.spend is not None:
+            copy.spend.groups = [g.model_copy() for g in all_groups]
+        with self._lock:
+            self._reports[(namespace, name)] = copy
+
+    def forget_report(self, namespace: str, name: str) -> None:
+        with self._lock:
+            self._reports.pop((namespace, name), None)
+        self._forget(REPORT_KIND, namespace, name)
+
+    def reports(self) -> dict[tuple[str, str], MLCostReportStatus]:
+        with self._lock:
+            return dict(self._reports)
+
     def rightsizings(self) -> dict[tuple[str, str], tuple[str, list[VariantStatus]]]:
         with self._lock:
             return dict(self._rightsizings)
@@ -341,3 +453,13 @@ def record_rightsizing_result(
     for change in result.outcome.changes:
         action = ENDPOINT_ROLLOUT if "rolled out" in change else "Change"
         metrics.count_action(RIGHTSIZING_KIND, namespace, name, action, "success")
+
+
+def record_report_result(
+    metrics: Metrics, namespace: str, name: str, result: ReportResult, seconds: float
+) -> None:
+    """Everything one MLCostReport reconcile tells the metrics (operator and demo alike)."""
+    metrics.reconcile_duration.labels(REPORT_KIND).observe(seconds)
+    metrics.reconciles.labels(REPORT_KIND, "error" if result.outcome.error else "success").inc()
+    metrics.set_report(namespace, name, result.status, result.all_groups)
+    metrics.set_ready(REPORT_KIND, namespace, name, result.ready)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 
-from mlcost.api.v1alpha1 import MLCostPolicy
+from mlcost.api.v1alpha1 import MLCostPolicy, MLCostReport
 from mlcost.api.v1alpha1.mlcostpolicy import PolicyMode
 from mlcost.aws.session import AwsSessions
 from mlcost.config import Config
@@ -32,6 +32,11 @@ def plan_manifests(manifests: list[Manifest], *, region: str | None, endpoint_ur
     code = EXIT_OK
     for manifest in manifests:
         ref = ObjectRef(manifest.metadata.namespace, manifest.metadata.name, generation=1)
+        if isinstance(manifest, MLCostReport):
+            # A report only reads Cost Explorer and Savings Plans: there is never a change to plan,
+            # and reading would cost $0.01 a request for nothing a pull request needs.
+            print(f"MLCostReport {ref.key}: read-only (showback and Savings Plans), nothing to change")
+            continue
         if not isinstance(manifest, MLCostPolicy):
             sized = rightsizings.reconcile(ref, manifest.spec, None, dry_run=True)
             for line in rightsizing_plan_lines(ref, sized, manifest.spec.mode):

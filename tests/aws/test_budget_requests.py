@@ -49,6 +49,13 @@ COMPUTED = {
 }
 
 
+def raw_budget(limit: str | None = "5000", **fields: Any) -> dict[str, Any]:
+    """A monthly COST budget named NAME, as AWS holds or is sent it: `limit` (None: no BudgetLimit)
+    and `fields`."""
+    amount = {"BudgetLimit": {"Amount": limit, "Unit": "USD"}} if limit is not None else {}
+    return {"BudgetName": NAME, **amount, "TimeUnit": "MONTHLY", "BudgetType": "COST", **fields}
+
+
 def spec(limit: str = "5000") -> BudgetSpec:
     return BudgetSpec.model_validate(
         {
@@ -95,33 +102,22 @@ def send_update(
 
 
 def test_cost_filter_budget_keeps_cost_types_auto_adjust_and_the_rest(client: Any) -> None:
-    raw = {
-        "BudgetName": NAME,
-        "BudgetLimit": {"Amount": "4000.0", "Unit": "USD"},
-        "CostFilters": {"Service": ["Amazon SageMaker"]},
+    kept = {
         "CostTypes": COST_TYPES,
-        "TimeUnit": "MONTHLY",
         "TimePeriod": TIME_PERIOD,
-        "BudgetType": "COST",
         "AutoAdjustData": AUTO_ADJUST,
         "BillingViewArn": f"arn:aws:billing::{ACCOUNT}:billingview/primary",
-        **COMPUTED,
     }
+    raw = raw_budget("4000.0", CostFilters={"Service": ["Amazon SageMaker"]}, **kept, **COMPUTED)
     # The limit is AWS's to set on an auto-adjusting budget: the spec agrees with it here.
     send_update(
         client,
         raw,
-        {
-            "BudgetName": NAME,
-            "BudgetLimit": {"Amount": "4000", "Unit": "USD"},
-            "CostFilters": {"Service": ["Amazon SageMaker"], "TagKeyValue": ["user:team$fraud"]},
-            "CostTypes": COST_TYPES,
-            "TimeUnit": "MONTHLY",
-            "TimePeriod": TIME_PERIOD,
-            "BudgetType": "COST",
-            "AutoAdjustData": AUTO_ADJUST,
-            "BillingViewArn": f"arn:aws:billing::{ACCOUNT}:billingview/primary",
-        },
+        raw_budget(
+            "4000",
+            CostFilters={"Service": ["Amazon SageMaker"], "TagKeyValue": ["user:team$fraud"]},
+            **kept,
+        ),
         limit="4000",
     )
 
@@ -131,52 +127,43 @@ def test_filter_expression_budget_is_sent_in_its_own_form_with_planned_limits(cl
         "1764547200": {"Amount": "5000", "Unit": "USD"},  # 2025-12-01: long started, so it is current
         "4102444800": {"Amount": "9000", "Unit": "USD"},  # 2100-01-01
     }
-    raw = {
-        "BudgetName": NAME,
-        # AWS may answer a planned budget with the current limit too; only one may be sent.
-        "BudgetLimit": {"Amount": "5000", "Unit": "USD"},
-        "PlannedBudgetLimits": planned,
-        "FilterExpression": {"Tags": {"Key": "team", "Values": ["fraud"]}},
-        "Metrics": ["NetUnblendedCost"],
-        "TimeUnit": "MONTHLY",
-        "TimePeriod": TIME_PERIOD,
-        "BudgetType": "COST",
+    # AWS may answer a planned budget with the current limit too; only one may be sent.
+    raw = raw_budget(
+        "5000",
+        PlannedBudgetLimits=planned,
+        FilterExpression={"Tags": {"Key": "team", "Values": ["fraud"]}},
+        Metrics=["NetUnblendedCost"],
+        TimePeriod=TIME_PERIOD,
         **COMPUTED,
-    }
+    )
     send_update(
         client,
         raw,
-        {
-            "BudgetName": NAME,
-            "PlannedBudgetLimits": planned,
-            "FilterExpression": {
+        raw_budget(
+            None,
+            PlannedBudgetLimits=planned,
+            FilterExpression={
                 "And": [
                     {"Dimensions": {"Key": "SERVICE", "Values": ["Amazon SageMaker"]}},
                     {"Tags": {"Key": "team", "Values": ["fraud"]}},
                 ]
             },
-            "Metrics": ["NetUnblendedCost"],
-            "TimeUnit": "MONTHLY",
-            "TimePeriod": TIME_PERIOD,
-            "BudgetType": "COST",
-        },
+            Metrics=["NetUnblendedCost"],
+            TimePeriod=TIME_PERIOD,
+        ),
     )
 
 
 def test_reading_a_filter_expression_budget(client: Any) -> None:
-    raw = {
-        "BudgetName": NAME,
-        "BudgetLimit": {"Amount": "5000", "Unit": "USD"},
-        "FilterExpression": {
+    raw = raw_budget(
+        FilterExpression={
             "And": [
                 {"Dimensions": {"Key": "SERVICE", "Values": ["Amazon SageMaker"]}},
                 {"Tags": {"Key": "team", "Values": ["fraud", "risk"]}},
             ]
         },
-        "Metrics": ["AmortizedCost"],
-        "TimeUnit": "MONTHLY",
-        "BudgetType": "COST",
-    }
+        Metrics=["AmortizedCost"],
+    )
     with Stubber(client) as stubber:
         budget = observe(client, stubber, raw).budget
     assert budget.cost_filters == {
@@ -209,13 +196,7 @@ def test_reading_a_filter_expression_budget(client: Any) -> None:
     ],
 )
 def test_what_the_spec_cannot_say_is_named(client: Any, fields: dict[str, Any], why: str) -> None:
-    raw = {
-        "BudgetName": NAME,
-        "BudgetLimit": {"Amount": "5000", "Unit": "USD"},
-        "TimeUnit": "MONTHLY",
-        "BudgetType": "COST",
-        **fields,
-    }
+    raw = raw_budget(**fields)
     with Stubber(client) as stubber:
         observed = observe(client, stubber, raw)
     assert why in observed.budget.unsupported
@@ -233,29 +214,19 @@ def test_embedded_update_budget_resets_what_it_is_not_sent(aws_client: Any) -> N
     budgets = aws_client("budgets")
     budgets.create_budget(
         AccountId=ACCOUNT,
-        Budget={
-            "BudgetName": NAME,
-            "BudgetLimit": {"Amount": "5000", "Unit": "USD"},
-            "CostFilters": {"Service": ["Amazon SageMaker"]},
-            "CostTypes": COST_TYPES,
-            "TimeUnit": "MONTHLY",
-            "BudgetType": "COST",
-            "AutoAdjustData": {
+        Budget=raw_budget(
+            CostFilters={"Service": ["Amazon SageMaker"]},
+            CostTypes=COST_TYPES,
+            AutoAdjustData={
                 "AutoAdjustType": "HISTORICAL",
                 "HistoricalOptions": {"BudgetAdjustmentPeriod": 6},
             },
-        },
+        ),
     )
     # What the operator sent before it read back the fields it does not manage.
     budgets.update_budget(
         AccountId=ACCOUNT,
-        NewBudget={
-            "BudgetName": NAME,
-            "BudgetLimit": {"Amount": "6000", "Unit": "USD"},
-            "CostFilters": {"Service": ["Amazon SageMaker"]},
-            "TimeUnit": "MONTHLY",
-            "BudgetType": "COST",
-        },
+        NewBudget=raw_budget("6000", CostFilters={"Service": ["Amazon SageMaker"]}),
     )
     after = budgets.describe_budget(AccountId=ACCOUNT, BudgetName=NAME)["Budget"]
     assert "AutoAdjustData" not in after
@@ -268,25 +239,14 @@ def test_embedded_budget_refuses_a_mix_of_filter_forms(aws_client: Any) -> None:
     with pytest.raises(budgets.exceptions.InvalidParameterException, match="not both"):
         budgets.create_budget(
             AccountId=ACCOUNT,
-            Budget={
-                "BudgetName": NAME,
-                "BudgetLimit": {"Amount": "5000", "Unit": "USD"},
-                "CostFilters": {"Service": ["Amazon SageMaker"]},
-                "Metrics": ["UnblendedCost"],
-                "TimeUnit": "MONTHLY",
-                "BudgetType": "COST",
-            },
+            Budget=raw_budget(CostFilters={"Service": ["Amazon SageMaker"]}, Metrics=["UnblendedCost"]),
         )
     budgets.create_budget(
         AccountId=ACCOUNT,
-        Budget={
-            "BudgetName": NAME,
-            "BudgetLimit": {"Amount": "5000", "Unit": "USD"},
-            "FilterExpression": {"Dimensions": {"Key": "SERVICE", "Values": ["Amazon SageMaker"]}},
-            "Metrics": ["UnblendedCost"],
-            "TimeUnit": "MONTHLY",
-            "BudgetType": "COST",
-        },
+        Budget=raw_budget(
+            FilterExpression={"Dimensions": {"Key": "SERVICE", "Values": ["Amazon SageMaker"]}},
+            Metrics=["UnblendedCost"],
+        ),
     )
     # No CostTypes defaults on a FilterExpression budget: sent back, they would make a mix.
     assert "CostTypes" not in budgets.describe_budget(AccountId=ACCOUNT, BudgetName=NAME)["Budget"]

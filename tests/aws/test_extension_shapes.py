@@ -98,6 +98,117 @@ def _ce(make: ClientFactory, aws: EmbeddedAws) -> None:
         Metric="UNBLENDED_COST",
         Granularity="MONTHLY",
     )
+    month = {
+        "Start": (today - timedelta(days=40)).isoformat(),
+        "End": (today + timedelta(days=1)).isoformat(),
+    }
+    sagemaker = {"Dimensions": {"Key": "SERVICE", "Values": ["Amazon SageMaker"]}}
+    ce.get_cost_and_usage(TimePeriod=month, Granularity="MONTHLY", Metrics=["UnblendedCost"])  # moto's queue
+    aws.add_cost_line_items(
+        [
+            {
+                "date": today.isoformat(),
+                "usageType": "USE1-Host:ml.m5.xlarge",
+                "amount": "12.5",
+                "tags": {"team": "fraud"},
+            },
+            {"date": today.isoformat(), "usageType": "USE1-Train:ml.g5.xlarge", "amount": "4"},
+        ]
+    )
+    ce.get_cost_and_usage(
+        TimePeriod=month,
+        Granularity="DAILY",
+        Metrics=["UnblendedCost", "AmortizedCost"],
+        Filter=sagemaker,
+        GroupBy=[{"Type": "TAG", "Key": "team"}, {"Type": "DIMENSION", "Key": "USAGE_TYPE"}],
+    )
+    ce.get_cost_and_usage(
+        TimePeriod=month, Granularity="MONTHLY", Metrics=["UnblendedCost"], Filter=sagemaker
+    )
+    past = {"Start": (today - timedelta(days=40)).isoformat(), "End": today.isoformat()}
+    ce.get_savings_plans_coverage(TimePeriod=past, Granularity="MONTHLY", Filter=sagemaker)  # 0%: no plan
+    aws.set_savings_plans_usage(
+        total_commitment="1080", used_commitment="918", covered_spend="918", on_demand_cost="1377"
+    )
+    ce.get_savings_plans_utilization(TimePeriod=past, Granularity="MONTHLY")
+    ce.get_savings_plans_coverage(TimePeriod=past, Granularity="DAILY", Filter=sagemaker, MaxResults=5)
+    recommendation = {
+        "SavingsPlansType": "SAGEMAKER_SP",
+        "TermInYears": "ONE_YEAR",
+        "PaymentOption": "PARTIAL_UPFRONT",
+        "LookbackPeriodInDays": "THIRTY_DAYS",
+    }
+    ce.get_savings_plans_purchase_recommendation(**recommendation)  # none seeded
+    aws.set_savings_plans_recommendation(SAGEMAKER_RECOMMENDATION)
+    ce.get_savings_plans_purchase_recommendation(**recommendation, PageSize=1)
+
+
+SAGEMAKER_RECOMMENDATION: dict[str, Any] = {
+    "SavingsPlansPurchaseRecommendationDetails": [
+        {
+            "SavingsPlansDetails": {"Region": "us-east-1", "OfferingId": "6a6f8b54-0001"},
+            "AccountId": ACCOUNT,
+            "UpfrontCost": "9198.00",
+            "EstimatedROI": "27.5",
+            "CurrencyCode": "USD",
+            "EstimatedSPCost": "1533.00",
+            "EstimatedOnDemandCost": "1958.00",
+            "EstimatedSavingsAmount": "425.00",
+            "EstimatedSavingsPercentage": "21.7",
+            "HourlyCommitmentToPurchase": "2.10",
+            "EstimatedAverageUtilization": "99.1",
+            "EstimatedMonthlySavingsAmount": "425.00",
+            "CurrentMinimumHourlyOnDemandSpend": "1.90",
+            "CurrentMaximumHourlyOnDemandSpend": "3.40",
+            "CurrentAverageHourlyOnDemandSpend": "2.68",
+        }
+    ],
+    "SavingsPlansPurchaseRecommendationSummary": {
+        "EstimatedROI": "27.5",
+        "CurrencyCode": "USD",
+        "EstimatedTotalCost": "1533.00",
+        "CurrentOnDemandSpend": "1958.00",
+        "EstimatedSavingsAmount": "425.00",
+        "TotalRecommendationCount": "1",
+        "DailyCommitmentToPurchase": "50.40",
+        "HourlyCommitmentToPurchase": "2.10",
+        "EstimatedSavingsPercentage": "21.7",
+        "EstimatedMonthlySavingsAmount": "425.00",
+        "EstimatedOnDemandCostWithCurrentCommitment": "1958.00",
+    },
+}
+
+
+def _savingsplans(make: ClientFactory, aws: EmbeddedAws) -> None:
+    sp = make("savingsplans")
+    sp.describe_savings_plans()  # an account without plans
+    aws.set_savings_plans([SAGEMAKER_PLAN, {**SAGEMAKER_PLAN, "savingsPlanId": "sp-2", "state": "retired"}])
+    page = sp.describe_savings_plans(
+        states=["active", "retired"],
+        filters=[{"name": "savings-plan-type", "values": ["SageMaker"]}],
+        maxResults=1,
+    )
+    sp.describe_savings_plans(states=["active", "retired"], nextToken=page["nextToken"], maxResults=1)
+
+
+SAGEMAKER_PLAN: dict[str, Any] = {
+    "offeringId": "6a6f8b54-0001",
+    "savingsPlanId": "sp-1",
+    "savingsPlanArn": f"arn:aws:savingsplans::{ACCOUNT}:savingsplan/sp-1",
+    "description": "1 year No Upfront SageMaker Savings Plan",
+    "start": "2026-01-15T10:21:04.000Z",
+    "end": "2027-01-15T10:21:03.000Z",
+    "state": "active",
+    "savingsPlanType": "SageMaker",
+    "paymentOption": "No Upfront",
+    "productTypes": ["SageMaker"],
+    "currency": "USD",
+    "commitment": "1.5",
+    "upfrontPaymentAmount": "0.0",
+    "recurringPaymentAmount": "1.5",
+    "termDurationInSeconds": 31536000,
+    "tags": {"team": "platform"},
+}
 
 
 def _pricing(make: ClientFactory, aws: EmbeddedAws) -> None:
@@ -204,6 +315,7 @@ SCENARIOS: dict[str, Scenario] = {
     "pricing": _pricing,
     "sagemaker": _sagemaker,
     "application-autoscaling": _autoscaling,
+    "savingsplans": _savingsplans,
 }
 
 
@@ -374,3 +486,20 @@ def test_the_operators_clients_validate_parameters(embedded_aws: EmbeddedAws) ->
     assert budgets.meta.config.parameter_validation is True
     with pytest.raises(Exception, match="Missing required parameter"):
         budgets.describe_budget(AccountId=ACCOUNT)
+
+
+def test_strict_mode_checks_the_rest_json_savingsplans_answers(
+    aws_client: ClientFactory, embedded_aws: EmbeddedAws
+) -> None:
+    # savingsplans speaks rest-json; its states are lower-case ("active"), not "Active".
+    embedded_aws.set_savings_plans([{**SAGEMAKER_PLAN, "state": "Active"}])
+
+    with pytest.raises(ClientError) as caught:
+        aws_client("savingsplans").describe_savings_plans()
+
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
+    assert "'Active' is not one of SavingsPlanState's values" in str(caught.value)
+    assert [(e.service, e.operation) for e in embedded_aws.shape_errors()] == [
+        ("savingsplans", "DescribeSavingsPlans")
+    ]
+    embedded_aws.clear_shape_errors()

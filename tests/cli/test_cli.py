@@ -56,7 +56,7 @@ def mlcost(
 def test_validate_accepts_the_examples() -> None:
     run = mlcost("validate", "-f", str(EXAMPLES))
     assert run.returncode == 0, run.stderr
-    assert "2 manifest(s) valid" in run.stdout
+    assert "3 manifest(s) valid" in run.stdout
 
 
 def test_validate_names_file_object_and_field(tmp_path: Path) -> None:
@@ -153,6 +153,37 @@ def test_demo_once_creates_budget_and_shows_spend() -> None:
         "team-fraud/fraud-scorer  AllTraffic  ml.c5.2xlarge x2  595.68   ml.c5.xlarge x1  446.76"
         in run.stdout
     )
+    # The example MLCostReport: showback by team and usage, the plan, utilisation, coverage and
+    # the recommendation, as seeded (three teams, untagged spend, one plan ending in three weeks).
+    out = run.stdout
+    assert "REPORT mlcost-system/sagemaker-showback: Ready True" in out
+    assert "Seeded showback:" in out and "(fraud, risk, search) and untagged spend" in out
+    lines = out.splitlines()
+    row = next(line for line in lines if line.split()[:2] == ["risk", "Processing"])
+    assert row.split()[2] == "6.50"
+    assert any(line.split()[:3] == ["no", "team", "BatchTransform"] for line in lines)
+    by_team = next(line for line in lines if line.strip().startswith("by team:"))
+    assert "no team 11.90" in by_team and "risk 36.50" in by_team and "search 22.20" in by_team
+    assert next(line for line in lines if line.strip().startswith("by usage:")).count(",") == 5
+    totals = next(line for line in lines if line.strip().startswith("total "))
+    assert "forecast unknown" not in totals and "untagged unknown" not in totals
+    assert "sp-0a1b2c3d4e5f60001: 1.50 USD/h, ONE_YEAR, NO_UPFRONT" in out
+    assert "utilisation 92.0%" in out and "coverage unknown" not in out
+    assert (
+        "recommendation (ONE_YEAR, NO_UPFRONT, THIRTY_DAYS): commit 2.10 USD/h, save 437.40 USD/month" in out
+    )
+    assert "break-even 0 months" in out
+    assert "mlcost-system/sagemaker-showback: Warning PlanExpiring" in out
+
+
+def test_plan_lists_a_report_as_read_only(tmp_path: Path, aws: EmbeddedAws) -> None:
+    run = mlcost(
+        "plan", "-f", str(EXAMPLES / "mlcostreport-sagemaker.yaml"), "--endpoint-url", aws.endpoint_url
+    )
+
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "MLCostReport mlcost-system/sagemaker-showback: read-only" in run.stdout
+    assert not [key for key in aws.calls() if key[0] == "ce"], "plan must not pay for Cost Explorer"
 
 
 GOVERNED = """\

@@ -43,3 +43,19 @@ def test_alerts_fire_as_expected(rules: Path, tmp_path: Path) -> None:
     run = promtool("test", "rules", str(test_file))
 
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_every_alert_is_shown_firing_with_its_texts() -> None:
+    """An alert added without a promtool case would ship untested texts and thresholds."""
+    rule = yaml.safe_load((ROOT / "deploy/monitoring/prometheusrule.yaml").read_text())
+    alerts = {r["alert"] for group in rule["spec"]["groups"] for r in group["rules"]}
+    cases = yaml.safe_load((Path(__file__).parent / "alert_rules_test.yaml").read_text())["tests"]
+    fired = {
+        case["alertname"]
+        for test in cases
+        for case in test["alert_rule_test"]
+        if any(alert.get("exp_annotations") for alert in case["exp_alerts"])
+    }
+    assert alerts - fired == set()
+    showback = {"MLCostSavingsPlanExpiring", "MLCostSavingsPlanUtilizationLow", "MLCostUntaggedSpendHigh"}
+    assert showback <= alerts

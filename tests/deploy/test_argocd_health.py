@@ -22,6 +22,7 @@ import yaml
 from mlcost.api.common import ConditionStatus
 from mlcost.api.v1alpha1.endpointrightsizing import EndpointRightsizingStatus, Rollout, RolloutPhase
 from mlcost.api.v1alpha1.mlcostpolicy import MLCostPolicyStatus
+from mlcost.api.v1alpha1.mlcostreport import MLCostReportSpec, MLCostReportStatus
 from mlcost.aws.session import AwsSessions, CountingRecorder
 from mlcost.domain import conditions as cond
 from mlcost.domain.budget import Blocker
@@ -29,6 +30,7 @@ from mlcost.domain.errors import MlcostError
 from mlcost.domain.spend import SpendCache
 from mlcost.embedded.server import EmbeddedAws
 from mlcost.reconcile.policy import PolicyReconciler
+from mlcost.reconcile.report import ReportReconciler
 from mlcost.reconcile.results import ObjectRef
 from tests.conftest import client_of
 from tests.reconcile.conftest import policy_spec
@@ -40,6 +42,7 @@ HEALTH_FILE = ROOT / "deploy" / "gitops" / "argocd-cm-health.yaml"
 OPERATOR = ROOT / "operator" / "mlcost"
 POLICY = "resource.customizations.health.mlcost.io_MLCostPolicy"
 RIGHTSIZING = "resource.customizations.health.mlcost.io_EndpointRightsizing"
+REPORT = "resource.customizations.health.mlcost.io_MLCostReport"
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 # What gopher-lua gives a health script in Argo CD, minus anything with side effects.
@@ -85,6 +88,13 @@ def policy(status: Any, generation: int = 2) -> dict[str, Any]:
 
 def rightsizing(status: Any, generation: int = 2) -> dict[str, Any]:
     obj = policy(None, generation) | {"kind": "EndpointRightsizing"}
+    if status is not None:
+        obj["status"] = status.to_api()
+    return obj
+
+
+def report(status: Any, generation: int = 2) -> dict[str, Any]:
+    obj = policy(None, generation) | {"kind": "MLCostReport"}
     if status is not None:
         obj["status"] = status.to_api()
     return obj
@@ -255,3 +265,76 @@ def test_statuses_from_the_reconcile_code(embedded_aws: EmbeddedAws) -> None:
     )
     state, message = health(POLICY, reconcile_policy(embedded_aws))
     assert (state, message.split(":")[0]) == ("Degraded", "BudgetNotOwned")
+
+
+# ---------------------------------------------------------------- MLCostReport
+
+
+@pytest.mark.parametrize("reason", sorted(NOT_READY))
+def test_report_ready_false_is_degraded_unless_the_operator_retries_it(reason: str) -> None:
+    status, message = health(REPORT, report(with_ready(MLCostReportStatus(), False, reason)))
+    expected = "Progressing" if reason in TRANSIENT else "Degraded"
+    assert (status, reason) == (expected, reason)
+    assert reason in message and f"what {reason} means" in message
+
+
+def test_report_generations_and_ready_unknown() -> None:
+    assert health(REPORT, report(None))[0] == "Progressing"
+    stale = report(with_ready(MLCostReportStatus(), True, "Reconciled", generation=2), generation=3)
+    assert health(REPORT, stale)[0] == "Progressing"
+    unknown = with_ready(MLCostReportStatus(), ConditionStatus.UNKNOWN, "Reconciling")
+    assert health(REPORT, report(unknown))[0] == "Progressing"
+    assert health(REPORT, report(with_ready(MLCostReportStatus(), True, "Reconciled")))[0] == "Healthy"
+
+
+def test_report_findings_stay_healthy_and_are_named() -> None:
+    # A plan expiring or much untagged spend is what the report is for, not the operator failing.
+    status = with_ready(MLCostReportStatus(), True, "Reconciled")
+    cond.set_on(status, "SavingsPlansHealthy", False, "PlanExpiring", "sp-1 ends", now=NOW, generation=2)
+    cond.set_on(status, "UntaggedSpendLow", False, "UntaggedSpendHigh", "31% untagged", now=NOW, generation=2)
+    state, message = health(REPORT, report(status))
+    assert state == "Healthy"
+    assert "SavingsPlansHealthy PlanExpiring: sp-1 ends" in message
+    assert "UntaggedSpendHigh: 31% untagged" in message
+
+
+def reconcile_report(aws: EmbeddedAws) -> dict[str, Any]:
+    sessions = AwsSessions(
+        default_region="us-east-1",
+        endpoint_url=aws.endpoint_url,
+        max_attempts=1,
+        recorder=CountingRecorder(),
+        base_session=boto3.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+        ),
+        connect_timeout=1,
+        read_timeout=5,
+    )
+    spec = MLCostReportSpec.model_validate({"showback": {"groupByTag": "team"}})
+    result = ReportReconciler(sessions, SpendCache(timedelta(hours=1))).reconcile(
+        ObjectRef("mlcost-system", "showback", generation=2), spec, None
+    )
+    return report(result.status)
+
+
+def test_report_statuses_from_the_reconcile_code(embedded_aws: EmbeddedAws) -> None:
+    embedded_aws.reset()
+    embedded_aws.add_cost_line_items(
+        [{"date": NOW.date().isoformat(), "usageType": "USE1-Host:ml.m5.xlarge", "amount": "5", "tags": {}}]
+    )
+    embedded_aws.set_cost_allocation_tags([{"TagKey": "team", "Status": "Active"}])
+    assert health(REPORT, reconcile_report(embedded_aws))[0] == "Healthy"
+
+    # A missing permission needs a person: Degraded, naming the permission.
+    embedded_aws.inject_error(
+        "savingsplans", "DescribeSavingsPlans", "AccessDeniedException", "no", count=None
+    )
+    state, message = health(REPORT, reconcile_report(embedded_aws))
+    assert state == "Degraded" and "savingsplans:DescribeSavingsPlans" in message
+    embedded_aws.clear_errors()
+
+    # Throttled after the retries: the operator retries by itself.
+    embedded_aws.inject_error("ce", "GetCostAndUsage", "ThrottlingException", "Rate exceeded", count=None)
+    state, message = health(REPORT, reconcile_report(embedded_aws))
+    assert (state, message.split(" ")[0]) == ("Progressing", "Throttled")
+    embedded_aws.clear_errors()

@@ -14,9 +14,11 @@ from mlcost.metrics import Metrics
 
 ROOT = Path(__file__).resolve().parents[2]
 METRIC = re.compile(r"\bmlcost_[a-z_]+\b")
-# Metrics whose `namespace` label is the team's: every selector of one must follow $namespace.
+# Metrics whose `namespace` label is the object's (a team's, or an MLCostReport's): every
+# selector of one must follow $namespace.
 TEAM_METRIC = re.compile(
-    r"\b(mlcost_(?:budget|compliance|governed|idle|spot|endpoint|actions|object)_[a-z_]*)(\{[^}]*\})?"
+    r"\b(mlcost_(?:budget|compliance|governed|idle|spot|endpoint|actions|object|spend|savings_plan)_[a-z_]*)"
+    r"(\{[^}]*\})?"
 )
 
 
@@ -111,6 +113,46 @@ def test_lead_questions_have_panels() -> None:
     assert any("mlcost_endpoint_monthly_savings_usd" in e for e in exprs.values())
     assert any("mlcost_reconcile_total" in e for e in exprs.values())
     assert any("mlcost_object_ready" in e for e in exprs.values())
+
+
+def panel_with(metric: str, by: str | None = None) -> dict[str, Any]:
+    for panel in query_panels():
+        exprs = " ".join(t["expr"] for t in panel["targets"])
+        if metric in exprs and (by is None or f"sum by ({by})" in exprs):
+            return panel
+    raise AssertionError(f"no panel shows {metric}" + (f" summed by {by}" if by else ""))
+
+
+@pytest.mark.parametrize("by", ["group", "usage"])
+def test_showback_stacks_spend_by_group_and_by_usage(by: str) -> None:
+    panel = panel_with("mlcost_spend_usd", by)
+    assert panel["type"] == "timeseries"
+    assert panel["fieldConfig"]["defaults"]["custom"]["stacking"]["mode"] == "normal"
+    (target,) = panel["targets"]
+    assert target["legendFormat"] == "{{" + by + "}}"
+    # Two replicas export the same groups: de-duplicate on every label of ours before summing.
+    assert "max by (namespace, report, group_by, group, usage)" in target["expr"]
+
+
+def test_savings_plans_and_untagged_share_have_panels() -> None:
+    for metric in (
+        "mlcost_spend_total_usd",
+        "mlcost_spend_forecast_usd",
+        "mlcost_spend_untagged_percent",
+        "mlcost_savings_plan_utilization_percent",
+        "mlcost_savings_plan_coverage_percent",
+        "mlcost_savings_plan_recommended_monthly_savings_usd",
+        "mlcost_savings_plan_recommended_hourly_commitment_usd",
+    ):
+        panel_with(metric)
+    plans = panel_with("mlcost_savings_plan_commitment_usd_per_hour")
+    assert plans["type"] == "table"
+    exprs = [t["expr"] for t in plans["targets"]]
+    assert any("mlcost_savings_plan_end_timestamp_seconds" in e and "- time()) / 86400" in e for e in exprs)
+    columns = plans["transformations"][-1]["options"]["renameByName"]
+    assert {"Commitment (USD/h)", "Ends", "Days left", "Savings Plan"} <= set(columns.values())
+    row = next(p for p in dashboard()["panels"] if p["type"] == "row" and p["title"].startswith("Showback"))
+    assert "Savings Plans" in row["title"]
 
 
 def test_throttles_and_latency_are_not_on_one_axis() -> None:

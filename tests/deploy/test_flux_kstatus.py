@@ -37,6 +37,7 @@ from mlcost.reconcile.policy import PolicyReconciler
 from mlcost.reconcile.results import ObjectRef
 from tests.conftest import client_of
 from tests.reconcile.conftest import policy_spec
+from tests.reconcile.test_budget_lifecycle import create_foreign_budget
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 CURRENT, IN_PROGRESS, FAILED, TERMINATING = "Current", "InProgress", "Failed", "Terminating"
@@ -124,15 +125,7 @@ def test_a_policy_aws_cannot_serve_is_not_current(aws: EmbeddedAws) -> None:
 
 
 def test_a_policy_blocked_by_a_foreign_budget_is_not_current(aws: EmbeddedAws) -> None:
-    client_of(aws, "budgets").create_budget(
-        AccountId="123456789012",
-        Budget={
-            "BudgetName": "team-fraud-fraud",
-            "BudgetLimit": {"Amount": "10", "Unit": "USD"},
-            "TimeUnit": "MONTHLY",
-            "BudgetType": "COST",
-        },
-    )
+    create_foreign_budget(client_of(aws, "budgets"), "team-fraud-fraud")
     status = reconcile_policy(aws)
     assert kstatus_of(obj_of("MLCostPolicy", status)) == (IN_PROGRESS, "BudgetNotOwned")
 

@@ -46,6 +46,7 @@ MODULE_SERVICES: dict[str, tuple[str, ...]] = {
     "inventory.py": ("sagemaker", "resourcegroupstaggingapi"),
     "pricing.py": ("pricing",),
     "sagemaker_actions.py": ("sagemaker",),
+    "savingsplans.py": ("savingsplans",),
     "session.py": ("sts",),
 }
 

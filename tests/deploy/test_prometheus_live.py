@@ -27,6 +27,9 @@ from typing import Any
 import pytest
 import yaml
 
+from mlcost.domain.showback import SageMakerUsage
+from mlcost.embedded import seed as demo_seed
+
 ROOT = Path(__file__).resolve().parents[2]
 MONITORING = ROOT / "deploy/monitoring"
 PROMETHEUS = shutil.which("prometheus")
@@ -213,8 +216,9 @@ def generated_scrape_config(
 class Live:
     url: str
     target: Target
-    teams: set[str]
+    teams: set[str]  # namespaces of the examples: the teams', and the MLCostReport's
     endpoints: set[str]
+    kinds: dict[str, set[str]]  # kind -> namespaces of its examples
 
     def query(self, expr: str) -> dict[str, Any]:
         body: dict[str, Any] = get(f"{self.url}/api/v1/query?" + urllib.parse.urlencode({"query": expr}))
@@ -252,6 +256,9 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     target = operator_target(service_monitor)
     examples = manifests(ROOT / "examples")
     teams = {doc["metadata"]["namespace"] for doc in examples}
+    kinds: dict[str, set[str]] = {}
+    for doc in examples:
+        kinds.setdefault(doc["kind"], set()).add(doc["metadata"]["namespace"])
     endpoints = {doc["spec"]["endpointName"] for doc in examples if doc["kind"] == "EndpointRightsizing"}
 
     demo_port, prometheus_port = free_port(), free_port()
@@ -303,7 +310,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
             return answers(f"{url}/-/ready")
 
         wait_for("Prometheus to be ready", prometheus_ready)
-        state = Live(url, target, teams, endpoints)
+        state = Live(url, target, teams, endpoints, kinds)
 
         # Both kinds reconciled and scraped often enough for a rate over RATE_WINDOW.
         def scraped() -> bool:
@@ -311,13 +318,12 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
             kinds = state.series(
                 f"count_over_time(mlcost_reconcile_total{{outcome='success'}}[{RATE_WINDOW}])"
             )
-            figures = {
-                s["metric"]["__name__"]
-                for s in state.series("mlcost_endpoint_hourly_cost_usd or mlcost_budget_limit_usd")
-            }
-            return len(figures) == 2 and len(kinds) == 2 and all(float(s["value"][1]) >= 3 for s in kinds)
+            figures = {s["metric"]["__name__"] for s in state.series(" or ".join(FIGURES))}
+            return (
+                figures == set(FIGURES) and len(kinds) == 3 and all(float(s["value"][1]) >= 3 for s in kinds)
+            )
 
-        wait_for("three scrapes of both kinds' reconciles, budget and endpoint figures", scraped)
+        wait_for("three scrapes of every kind's reconciles and of each kind's figures", scraped)
         yield state
     finally:
         if prometheus is not None:
@@ -339,6 +345,16 @@ def dashboard_queries(namespace: str) -> list[tuple[str, str]]:
 
 # Nothing in the demo is throttled, so this panel is rightly empty; every other one has data.
 MAY_BE_EMPTY = {"AWS throttled attempts per second"}
+# The teams whose SageMaker spend the demo seeds (untagged spend besides).
+DEMO_TEAMS = {demo_seed.FRAUD_TAGS["team"], *(team for team, _, _ in demo_seed.OTHER_TEAMS_DAILY if team)}
+# One figure of each kind: the policies' budget, the rightsizing's endpoint, the MLCostReport's
+# showback and Savings Plans.
+FIGURES = (
+    "mlcost_endpoint_hourly_cost_usd",
+    "mlcost_budget_limit_usd",
+    "mlcost_spend_usd",
+    "mlcost_savings_plan_utilization_percent",
+)
 
 
 def test_the_service_monitor_scrapes_every_60s_and_honours_our_labels() -> None:
@@ -347,15 +363,32 @@ def test_the_service_monitor_scrapes_every_60s_and_honours_our_labels() -> None:
     assert endpoint["honorLabels"] is True
 
 
-@pytest.mark.parametrize("namespace", [".*", "team"])
-def test_every_dashboard_query_parses_and_returns_the_operators_labels(live: Live, namespace: str) -> None:
-    team = sorted(live.teams)[0]
-    for title, expr in dashboard_queries(namespace if namespace == ".*" else team):
+# The MLCostReport's metrics, which live in the report's namespace and not in a team's.
+REPORT_METRIC = re.compile(r"\bmlcost_(?:spend|savings_plan)_")
+
+
+@pytest.mark.parametrize("selected", ["all", "team", "report"])
+def test_every_dashboard_query_parses_and_returns_the_operators_labels(live: Live, selected: str) -> None:
+    namespace = {
+        "all": ".*",
+        "team": sorted(live.kinds["MLCostPolicy"])[0],
+        "report": sorted(live.kinds["MLCostReport"])[0],
+    }[selected]
+    for title, expr in dashboard_queries(namespace):
         body = live.query(expr)
         assert body["status"] == "success", f"{title!r}: {expr}: {body.get('error')}"
         result = body["data"]["result"]
-        if title not in MAY_BE_EMPTY:
+        # A team's namespace has no report, the report's namespace no policy: their panels are
+        # rightly empty there. Operator panels and the objects table have data everywhere.
+        filtered = '=~"' in expr and "mlcost_object_ready" not in expr
+        elsewhere = filtered and (
+            (selected == "team" and REPORT_METRIC.search(expr))
+            or (selected == "report" and not REPORT_METRIC.search(expr))
+        )
+        if title not in MAY_BE_EMPTY and not elsewhere:
             assert result, f"{title!r} shows no data: {expr}"
+        if selected == "report" and not filtered and REPORT_METRIC.search(expr):
+            pytest.fail(f"{title!r} ignores $namespace: {expr}")
         for series in result:
             labels = series["metric"]
             assert not [k for k in labels if k.startswith("exported_")], f"{title!r}: {labels}"
@@ -376,7 +409,14 @@ def test_namespace_variable_lists_team_namespaces(live: Live) -> None:
     query = urllib.parse.urlencode({"match[]": "mlcost_object_ready"})
     values = get(f"{live.url}/api/v1/label/namespace/values?{query}")["data"]
     assert set(values) == live.teams
-    assert live.target.namespace not in values
+    # Each kind's objects under their own namespaces, never the scraping target's: the report's
+    # namespace (the operator's own here) is listed because an MLCostReport lives there, alone.
+    for kind, namespaces in live.kinds.items():
+        ready = live.series(f'mlcost_object_ready{{kind="{kind}"}}')
+        assert {s["metric"]["namespace"] for s in ready} == namespaces, kind
+    (report_namespace,) = live.kinds["MLCostReport"]
+    assert report_namespace in values
+    assert all(report_namespace not in ns for kind, ns in live.kinds.items() if kind != "MLCostReport")
 
 
 def test_samples_keep_our_labels_and_the_operator_pods_identity(live: Live) -> None:
@@ -399,6 +439,86 @@ def test_samples_keep_our_labels_and_the_operator_pods_identity(live: Live) -> N
     assert call["namespace"] == live.target.namespace  # no label of its own: the operator's
     reconcile = live.series("mlcost_reconcile_total")[0]["metric"]
     assert reconcile["service"] == live.target.service and reconcile["namespace"] == live.target.namespace
+
+
+def panel_series(live: Live, title: str, namespace: str = ".*") -> list[list[dict[str, Any]]]:
+    """The series of each query of the panel titled `title`."""
+    exprs = [e for t, e in dashboard_queries(namespace) if t == title]
+    assert exprs, f"no panel titled {title!r}"
+    return [live.series(expr) for expr in exprs]
+
+
+@pytest.mark.parametrize(
+    ("title", "label"),
+    [
+        ("Spend this period by team, stacked (USD)", "group"),
+        ("Spend this period by SageMaker usage, stacked (USD)", "usage"),
+    ],
+)
+def test_showback_panels_stack_the_demos_spend(live: Live, title: str, label: str) -> None:
+    (series,) = panel_series(live, title)
+    values = {s["metric"][label] for s in series}
+    assert all(set(s["metric"]) == {label} for s in series), series  # one stack per group or usage
+    (group_by,) = {s["metric"]["group_by"] for s in live.series("mlcost_spend_usd")}
+    if label == "group":
+        # The demo's teams, and the untagged spend as its own group, never dropped.
+        assert f"no {group_by}" in values
+        assert values - {f"no {group_by}"} <= DEMO_TEAMS, values
+        assert len(values) >= 3
+    else:
+        assert values <= {u.value for u in SageMakerUsage}, values
+        assert {"Hosting", "Training"} <= values
+    # The stacks add up to the total Cost Explorer reports ungrouped (cents rounded per group).
+    stacked = sum(float(s["value"][1]) for s in series)
+    ((total,),) = panel_series(live, "SageMaker spend: total vs forecast (USD)")[:1]
+    assert stacked == pytest.approx(float(total["value"][1]), abs=0.01 * len(series)), (stacked, total)
+
+
+def test_savings_plans_panels_show_the_demos_plan_and_recommendation(live: Live) -> None:
+    (report_namespace,) = live.kinds["MLCostReport"]
+    for title in (
+        "Savings Plans utilization and coverage (%)",
+        "Recommended Savings Plan: saving (USD/month)",
+        "Recommended Savings Plan: commitment (USD/h)",
+        "Untagged spend share (%)",
+    ):
+        for series in panel_series(live, title, report_namespace):
+            assert series, title
+            for one in series:
+                assert one["metric"]["namespace"] == report_namespace, (title, one)
+                assert 0 < float(one["value"][1]) <= (100 if "%" in title else 1e6), (title, one)
+    commitment, ends, days_left = panel_series(live, "Active Savings Plans: commitment and expiry")
+    assert {s["metric"]["savings_plan_id"] for s in commitment} == {
+        s["metric"]["savings_plan_id"] for s in ends
+    }
+    assert all(float(s["value"][1]) > 0 for s in commitment)
+    # Ends is in milliseconds for Grafana's date unit; days left counts from now.
+    for end, left in zip(ends, days_left, strict=True):
+        assert float(end["value"][1]) / 1000 == pytest.approx(
+            time.time() + float(left["value"][1]) * 86400, abs=120
+        )
+        assert float(left["value"][1]) > 0
+
+
+def test_the_demos_expiring_plan_raises_one_alert_naming_the_report(live: Live) -> None:
+    """The demo's plan ends in three weeks: MLCostSavingsPlanExpiring is pending (for: 1h) at once."""
+    (report_namespace,) = live.kinds["MLCostReport"]
+
+    def expiring() -> list[dict[str, Any]]:
+        alerts = get(f"{live.url}/api/v1/alerts")["data"]["alerts"]
+        return [a for a in alerts if a["labels"]["alertname"] == "MLCostSavingsPlanExpiring"]
+
+    wait_for("MLCostSavingsPlanExpiring to be pending", lambda: bool(expiring()), deadline=10)
+    (alert,) = expiring()
+    assert alert["state"] in {"pending", "firing"}
+    labels = alert["labels"]
+    assert labels["namespace"] == report_namespace and labels["report"]
+    assert labels["savings_plan_id"].startswith("sp-")
+    assert not {"pod", "instance", "job"} & set(labels)  # aggregated: one alert for any number of replicas
+    assert f"MLCostReport {report_namespace}/{labels['report']}" in alert["annotations"]["description"]
+    firing = {a["labels"]["alertname"] for a in get(f"{live.url}/api/v1/alerts")["data"]["alerts"]}
+    # The demo's plan is used at 92%, over the 90% threshold.
+    assert "MLCostSavingsPlanUtilizationLow" not in firing
 
 
 def test_every_alert_parses_and_evaluates(live: Live) -> None:

@@ -114,6 +114,18 @@ async def stop(process: asyncio.subprocess.Process) -> str:
     return output.decode()
 
 
+async def policy_reconciled(kube: FakeKubeAPI, ready: str = "True") -> None:
+    """Once the operator watches policies: create POLICY and wait until it is reconciled, Ready `ready`."""
+    await kube.wait_until(lambda: bool(kube.watches(PLURAL)), timeout=30)
+    kube.create(copy.deepcopy(POLICY))
+    await kube.wait_for(PLURAL, NS, NAME, ready_for(1, ready), timeout=30)
+
+
+def install_peering_crds(kube: FakeKubeAPI) -> None:
+    for crd in peering_crds():
+        kube.create(crd)
+
+
 async def test_mlcost_run_reconciles_and_serves_metrics(
     kube: FakeKubeAPI, aws: EmbeddedAws, tmp_path: Path
 ) -> None:
@@ -122,9 +134,7 @@ async def test_mlcost_run_reconciles_and_serves_metrics(
     metrics_port, health_port = env["MLCOST_METRICS_PORT"], env["MLCOST_HEALTH_PORT"]
     process = await start(env)
     try:
-        await kube.wait_until(lambda: bool(kube.watches(PLURAL)), timeout=30)
-        kube.create(copy.deepcopy(POLICY))
-        await kube.wait_for(PLURAL, NS, NAME, ready_for(1), timeout=30)
+        await policy_reconciled(kube)
 
         metrics = await asyncio.to_thread(http_get, f"http://127.0.0.1:{metrics_port}/metrics")
         assert (
@@ -197,9 +207,7 @@ async def test_json_logs_with_the_object_and_quiet_idle_timers(
     env = operator_env(kube, aws.endpoint_url, tmp_path, MLCOST_TICK="200ms")
     process = await start(env, "--log-format", "json")
     try:
-        await kube.wait_until(lambda: bool(kube.watches(PLURAL)), timeout=30)
-        kube.create(copy.deepcopy(POLICY))
-        await kube.wait_for(PLURAL, NS, NAME, ready_for(1), timeout=30)
+        await policy_reconciled(kube)
         await asyncio.sleep(2)  # ten ticks of the resync timer with nothing due
         # Then a resync that is due: real work, which still logs.
         pretend_last_sweep_was_long_ago(kube)
@@ -273,9 +281,7 @@ async def test_an_aws_error_page_is_summarised_in_the_log(
     )
     process = await start(env, "--log-format", "json")
     try:
-        await kube.wait_until(lambda: bool(kube.watches(PLURAL)), timeout=30)
-        kube.create(copy.deepcopy(POLICY))
-        await kube.wait_for(PLURAL, NS, NAME, ready_for(1, "False"), timeout=30)
+        await policy_reconciled(kube, "False")
         await asyncio.sleep(0.5)
     finally:
         output = await stop(process)
@@ -303,13 +309,10 @@ async def test_it_creates_the_missing_clusterkopfpeering_and_acts(
 ) -> None:
     # What `kubectl apply -k deploy/` leaves on a fresh cluster: the CRDs, no peering object
     # (kubectl cannot create one in the same apply as its CRD).
-    for crd in peering_crds():
-        kube.create(crd)
+    install_peering_crds(kube)
     process = await start(operator_env(kube, aws.endpoint_url, tmp_path))
     try:
-        await kube.wait_until(lambda: bool(kube.watches(PLURAL)), timeout=30)
-        kube.create(copy.deepcopy(POLICY))
-        await kube.wait_for(PLURAL, NS, NAME, ready_for(1), timeout=30)
+        await policy_reconciled(kube)
         peering = kube.get("clusterkopfpeerings", None, PEERING)
         assert peering is not None
         assert peering["metadata"]["labels"] == {
@@ -338,11 +341,8 @@ async def test_peering_crds_established_just_after_the_pod_started_are_waited_fo
             lambda: any(r.plural == "clusterkopfpeerings" for r in kube.requests()), timeout=30
         )
         await asyncio.sleep(2)
-        for crd in peering_crds():
-            kube.create(crd)
-        await kube.wait_until(lambda: bool(kube.watches(PLURAL)), timeout=30)
-        kube.create(copy.deepcopy(POLICY))
-        await kube.wait_for(PLURAL, NS, NAME, ready_for(1), timeout=30)
+        install_peering_crds(kube)
+        await policy_reconciled(kube)
     finally:
         output = await stop(process)
     assert process.returncode == 0, output[-3000:]
@@ -367,15 +367,12 @@ async def test_an_existing_peering_is_left_alone(kube: FakeKubeAPI, aws: Embedde
 async def test_with_namespaces_it_creates_a_kopfpeering_in_each(
     kube: FakeKubeAPI, aws: EmbeddedAws, tmp_path: Path
 ) -> None:
-    for crd in peering_crds():
-        kube.create(crd)
+    install_peering_crds(kube)
     other = "team-other"
     kube.ensure_namespace(other)
     process = await start(operator_env(kube, aws.endpoint_url, tmp_path), "-n", NS, "-n", other)
     try:
-        await kube.wait_until(lambda: bool(kube.watches(PLURAL)), timeout=30)
-        kube.create(copy.deepcopy(POLICY))
-        await kube.wait_for(PLURAL, NS, NAME, ready_for(1), timeout=30)
+        await policy_reconciled(kube)
     finally:
         output = await stop(process)
     assert process.returncode == 0, output[-3000:]
@@ -461,8 +458,7 @@ async def without_create_rbac(kube: FakeKubeAPI) -> AsyncIterator[str]:
 async def test_without_the_create_verb_it_names_the_rbac_rule_and_stays_passive(
     kube: FakeKubeAPI, aws: EmbeddedAws, tmp_path: Path, without_create_rbac: str
 ) -> None:
-    for crd in peering_crds():
-        kube.create(crd)
+    install_peering_crds(kube)
     env = {
         **operator_env(kube, aws.endpoint_url, tmp_path),
         "KUBECONFIG": str(kubeconfig(tmp_path / "kubeconfig-proxy", without_create_rbac)),
@@ -487,9 +483,7 @@ async def test_without_the_create_verb_it_names_the_rbac_rule_and_stays_passive(
 async def test_standalone_needs_no_peering(kube: FakeKubeAPI, aws: EmbeddedAws, tmp_path: Path) -> None:
     process = await start(operator_env(kube, aws.endpoint_url, tmp_path), "--standalone")
     try:
-        await kube.wait_until(lambda: bool(kube.watches(PLURAL)), timeout=30)
-        kube.create(copy.deepcopy(POLICY))
-        await kube.wait_for(PLURAL, NS, NAME, ready_for(1), timeout=30)
+        await policy_reconciled(kube)
     finally:
         output = await stop(process)
     assert process.returncode == 0, output[-3000:]

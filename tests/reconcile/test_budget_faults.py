@@ -167,14 +167,11 @@ CUSTOM_COST_TYPES = {
 
 
 def create_console_budget(budgets_api: Any, **fields: Any) -> None:
-    """A budget someone made in the console, with the settings the spec has no words for."""
-    budget = {
-        "BudgetName": NAME,
-        "BudgetLimit": {"Amount": "5000", "Unit": "USD"},
-        "TimeUnit": "MONTHLY",
-        "BudgetType": "COST",
-        **fields,
-    }
+    """A budget someone made in the console, with the settings the spec has no words for. A planned
+    budget gets no BudgetLimit: AWS takes PlannedBudgetLimits or BudgetLimit, not both."""
+    budget = {"BudgetName": NAME, "TimeUnit": "MONTHLY", "BudgetType": "COST", **fields}
+    if "PlannedBudgetLimits" not in budget:
+        budget["BudgetLimit"] = {"Amount": "5000", "Unit": "USD"}
     budgets_api.create_budget(AccountId=ACCOUNT, Budget=budget)
 
 
@@ -218,15 +215,7 @@ def test_planned_limits_are_kept_when_the_limit_agrees(
     planned = {
         str(int(s.timestamp())): {"Amount": "5000" if s == month else "6000", "Unit": "USD"} for s in starts
     }
-    budgets_api.create_budget(
-        AccountId=ACCOUNT,
-        Budget={
-            "BudgetName": NAME,
-            "PlannedBudgetLimits": planned,
-            "TimeUnit": "MONTHLY",
-            "BudgetType": "COST",
-        },
-    )
+    create_console_budget(budgets_api, PlannedBudgetLimits=planned)
 
     result = reconciler.reconcile(REF, adopt_spec(), None)
 
@@ -241,15 +230,7 @@ def test_planned_limits_that_disagree_are_refused_before_any_change(
 ) -> None:
     month = clock.now.replace(day=1, hour=0, minute=0, second=0)
     planned = {str(int(month.timestamp())): {"Amount": "4000", "Unit": "USD"}}
-    budgets_api.create_budget(
-        AccountId=ACCOUNT,
-        Budget={
-            "BudgetName": NAME,
-            "PlannedBudgetLimits": planned,
-            "TimeUnit": "MONTHLY",
-            "BudgetType": "COST",
-        },
-    )
+    create_console_budget(budgets_api, PlannedBudgetLimits=planned)
     aws.reset_calls()
 
     result = reconciler.reconcile(REF, adopt_spec(), None)

@@ -41,7 +41,9 @@ def notebook(
     )
 
 
-def endpoint(sagemaker: Any, name: str) -> None:
+def endpoint(sagemaker: Any, name: str, capacity: dict[str, Any] | None = None, **config: Any) -> None:
+    """An endpoint of the team on `capacity` (one ml.c5.xlarge unless given: instances or a
+    ServerlessConfig); `config` goes to CreateEndpointConfig as it is."""
     tags = [{"Key": k, "Value": v} for k, v in TEAM.items()]
     sagemaker.create_model(ModelName=f"{name}-m", PrimaryContainer={"Image": IMAGE}, ExecutionRoleArn=ROLE)
     sagemaker.create_endpoint_config(
@@ -50,10 +52,10 @@ def endpoint(sagemaker: Any, name: str) -> None:
             {
                 "VariantName": "AllTraffic",
                 "ModelName": f"{name}-m",
-                "InstanceType": "ml.c5.xlarge",
-                "InitialInstanceCount": 1,
+                **(capacity or {"InstanceType": "ml.c5.xlarge", "InitialInstanceCount": 1}),
             }
         ],
+        **config,
     )
     sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-c", Tags=tags)
 
@@ -88,6 +90,15 @@ def tags_of(sagemaker: Any, name: str) -> dict[str, str]:
 
 def notebook_status(sagemaker: Any, name: str) -> str:
     return str(sagemaker.describe_notebook_instance(NotebookInstanceName=name)["NotebookInstanceStatus"])
+
+
+def across_the_grace_period(
+    sweep: Sweeper, clock: Clock, spec: MLCostPolicySpec
+) -> tuple[PolicyResult, PolicyResult]:
+    """A sweep, then one two hours later: past policy()'s 1h grace period."""
+    first = sweep(spec)
+    clock.advance(timedelta(hours=2))
+    return first, sweep(spec)
 
 
 def sagemaker_writes(aws: EmbeddedAws) -> dict[str, int]:
@@ -201,9 +212,7 @@ def test_running_training_job_without_spot_is_stopped_after_grace(
     aws.hold_training_jobs(["fraud-xgb"])
     rules = {"training": {"requireManagedSpot": True}}
 
-    sweep(policy(**rules))
-    clock.advance(timedelta(hours=2))
-    result = sweep(policy(**rules))
+    _, result = across_the_grace_period(sweep, clock, policy(**rules))
 
     assert [e.reason for e in result.outcome.events] == ["TrainingJobStopped"]
     assert sagemaker.describe_training_job(TrainingJobName="fraud-xgb")["TrainingJobStatus"] in (
@@ -237,21 +246,7 @@ IDLE_DELETE: dict[str, Any] = {
 
 def async_endpoint(sagemaker: Any, name: str) -> None:
     """An asynchronous endpoint: its config has AsyncInferenceConfig."""
-    sagemaker.create_model(ModelName=f"{name}-m", PrimaryContainer={"Image": IMAGE}, ExecutionRoleArn=ROLE)
-    sagemaker.create_endpoint_config(
-        EndpointConfigName=f"{name}-c",
-        ProductionVariants=[
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": f"{name}-m",
-                "InstanceType": "ml.c5.xlarge",
-                "InitialInstanceCount": 1,
-            }
-        ],
-        AsyncInferenceConfig={"OutputConfig": {"S3OutputPath": "s3://fraud/async-out"}},
-    )
-    tags = [{"Key": k, "Value": v} for k, v in TEAM.items()]
-    sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-c", Tags=tags)
+    endpoint(sagemaker, name, AsyncInferenceConfig={"OutputConfig": {"S3OutputPath": "s3://fraud/async-out"}})
 
 
 def publish(
@@ -293,9 +288,7 @@ def test_busy_async_endpoint_is_never_deleted(
     publish(aws, clock, "ApproximateBacklogSize", 35, {"EndpointName": "fraud-batch"})
     aws.reset_calls()
 
-    first = sweep(policy(**IDLE_DELETE))
-    clock.advance(timedelta(hours=2))  # past the 1h grace period
-    second = sweep(policy(**IDLE_DELETE))
+    first, second = across_the_grace_period(sweep, clock, policy(**IDLE_DELETE))
 
     assert endpoint_names(sagemaker) == ["fraud-batch"]
     for result in (first, second):
@@ -313,9 +306,7 @@ def test_async_endpoint_with_only_a_backlog_is_busy(
     # Nothing processed in the window (scaled to zero instances, say), but requests wait.
     publish(aws, clock, "ApproximateBacklogSize", 4, {"EndpointName": "fraud-batch"}, hours_ago=100)
 
-    sweep(policy(**IDLE_DELETE))
-    clock.advance(timedelta(hours=2))
-    result = sweep(policy(**IDLE_DELETE))
+    _, result = across_the_grace_period(sweep, clock, policy(**IDLE_DELETE))
 
     assert endpoint_names(sagemaker) == ["fraud-batch"]
     assert result.status.compliance.violations == 0  # type: ignore[union-attr]
@@ -330,9 +321,7 @@ def test_idle_async_endpoint_is_judged_by_what_it_processed(
     variant = {"EndpointName": "fraud-batch", "VariantName": "AllTraffic"}
     publish(aws, clock, "InvocationsProcessed", 500, variant, hours_ago=24 * 7.5)
 
-    marked = sweep(policy(**IDLE_DELETE))
-    clock.advance(timedelta(hours=2))
-    deleted = sweep(policy(**IDLE_DELETE))
+    marked, deleted = across_the_grace_period(sweep, clock, policy(**IDLE_DELETE))
 
     item = marked.status.compliance.items[0]  # type: ignore[union-attr]
     assert (item.name, item.rule) == ("fraud-batch", "IdleEndpoint")
@@ -345,27 +334,11 @@ def test_serverless_endpoint_is_judged_by_its_invocations(
     sweep: Sweeper, sagemaker: Any, aws: EmbeddedAws, clock: Clock
 ) -> None:
     for name in ("fraud-busy", "fraud-idle"):
-        sagemaker.create_model(
-            ModelName=f"{name}-m", PrimaryContainer={"Image": IMAGE}, ExecutionRoleArn=ROLE
-        )
-        sagemaker.create_endpoint_config(
-            EndpointConfigName=f"{name}-c",
-            ProductionVariants=[
-                {
-                    "VariantName": "AllTraffic",
-                    "ModelName": f"{name}-m",
-                    "ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 5},
-                }
-            ],
-        )
-        tags = [{"Key": k, "Value": v} for k, v in TEAM.items()]
-        sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-c", Tags=tags)
+        endpoint(sagemaker, name, {"ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 5}})
     clock.advance(timedelta(days=8))
     publish(aws, clock, "Invocations", 80, {"EndpointName": "fraud-busy", "VariantName": "AllTraffic"})
 
-    sweep(policy(**IDLE_DELETE))
-    clock.advance(timedelta(hours=2))
-    result = sweep(policy(**IDLE_DELETE))
+    _, result = across_the_grace_period(sweep, clock, policy(**IDLE_DELETE))
 
     assert [e.reason for e in result.outcome.events] == ["EndpointDeleted"]
     assert endpoint_names(sagemaker) == ["fraud-busy"]
@@ -387,9 +360,7 @@ def test_inference_component_endpoint_is_not_judged_and_says_so(
     clock.advance(timedelta(days=8))
     aws.reset_calls()
 
-    first = sweep(policy(**IDLE_DELETE))
-    clock.advance(timedelta(hours=2))
-    second = sweep(policy(**IDLE_DELETE))
+    first, second = across_the_grace_period(sweep, clock, policy(**IDLE_DELETE))
 
     assert endpoint_names(sagemaker) == ["fraud-llm"]
     assert sagemaker_writes(aws) == {}
@@ -557,9 +528,7 @@ def test_each_rule_in_both_modes(
     setup(sagemaker, aws, clock)
     aws.reset_calls()
 
-    first = sweep(policy(mode, **rules))
-    clock.advance(timedelta(hours=2))
-    second = sweep(policy(mode, **rules))
+    first, second = across_the_grace_period(sweep, clock, policy(mode, **rules))
 
     assert rule in first.status.compliance.by_rule  # type: ignore[union-attr]
     reasons = [e.reason for e in first.outcome.events + second.outcome.events if e.type.value == "Normal"]

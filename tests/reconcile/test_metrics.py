@@ -10,10 +10,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from mlcost.api.v1alpha1.mlcostpolicy import MLCostPolicySpec
 from mlcost.domain.enforcement import ActionKind
+from mlcost.domain.spend import SpendCache
 from mlcost.embedded.server import EmbeddedAws
-from mlcost.metrics import Metrics, record_policy_result, record_rightsizing_result
+from mlcost.metrics import Metrics, record_policy_result, record_report_result, record_rightsizing_result
+from mlcost.reconcile.report import ReportReconciler
 from mlcost.reconcile.rightsizing import RightsizingReconciler
-from tests.reconcile.conftest import ReconcilerFactory, policy_spec
+from tests.reconcile.conftest import Clock, ReconcilerFactory, policy_spec
 from tests.reconcile.test_budget_lifecycle import REF
 from tests.reconcile.test_rightsizing import REF as REF_EPR
 from tests.reconcile.test_rightsizing import sagemaker, scorer, spec
@@ -210,3 +212,60 @@ def test_deleting_a_rightsizing_keeps_the_same_named_policys_actions() -> None:
     found = samples(metrics)
     assert found[action("BudgetChange")] == 0
     assert action("EndpointRollout") not in found
+
+
+def test_report_metrics_stack_by_group_and_usage_and_leave_unknown_out(
+    make_reconciler: ReconcilerFactory, aws: EmbeddedAws, clock: Clock
+) -> None:
+    from tests.reconcile.test_report import PLAN_ID, seed_all
+    from tests.reconcile.test_report import REF as REF_MCR
+    from tests.reconcile.test_report import spec as report_spec
+
+    metrics = Metrics()
+    policies = make_reconciler(recorder=metrics)
+    reports = ReportReconciler(policies.sessions, SpendCache(timedelta(hours=1)), clock=clock)
+    seed_all(aws, clock)
+
+    result = reports.reconcile(REF_MCR, report_spec(), None)
+    record_report_result(metrics, REF_MCR.namespace, REF_MCR.name, result, 0.1)
+
+    found = samples(metrics)
+    report = (("namespace", "mlcost-system"), ("report", "sagemaker-showback"))
+
+    def spend(group: str, usage: str) -> float:
+        labels = tuple(sorted((*report, ("group_by", "team"), ("group", group), ("usage", usage))))
+        return found[("mlcost_spend_usd", labels)]
+
+    assert spend("fraud", "Hosting") == 50.0
+    assert spend("no team", "Processing") == 7.67
+    stacked = sum(v for (name, _), v in found.items() if name == "mlcost_spend_usd")
+    assert round(stacked, 2) == found[("mlcost_spend_total_usd", report)] == 100.0
+    assert ("mlcost_spend_forecast_usd", report) in found
+    assert found[("mlcost_spend_untagged_percent", tuple(sorted((*report, ("group_by", "team")))))] == 12.7
+    assert found[("mlcost_savings_plan_utilization_percent", report)] == 96.0
+    assert found[("mlcost_savings_plan_coverage_percent", report)] == 28.8
+    plan = tuple(sorted((*report, ("savings_plan_id", PLAN_ID))))
+    assert found[("mlcost_savings_plan_commitment_usd_per_hour", plan)] == 1.25
+    assert found[("mlcost_savings_plan_end_timestamp_seconds", plan)] > clock.now.timestamp()
+    assert found[("mlcost_savings_plan_recommended_monthly_savings_usd", report)] == 350.0
+    assert found[("mlcost_savings_plan_recommended_hourly_commitment_usd", report)] == 2.1
+    ready = (("kind", "MLCostReport"), ("name", "sagemaker-showback"), ("namespace", "mlcost-system"))
+    assert found[("mlcost_object_ready", ready)] == 1
+    assert found[("mlcost_reconcile_total", (("kind", "MLCostReport"), ("outcome", "success")))] == 1
+
+    # Unknown is no series, never 0: utilisation and the recommendation cannot be read.
+    reports = ReportReconciler(policies.sessions, SpendCache(timedelta(hours=1)), clock=clock)
+    aws.inject_error("ce", "GetSavingsPlansUtilization", "AccessDeniedException", "no", count=None)
+    aws.set_savings_plans_recommendation(None)
+    failed = reports.reconcile(REF_MCR, report_spec(), None)
+    record_report_result(metrics, REF_MCR.namespace, REF_MCR.name, failed, 0.1)
+    found = samples(metrics)
+    assert ("mlcost_savings_plan_utilization_percent", report) not in found
+    assert ("mlcost_savings_plan_recommended_monthly_savings_usd", report) not in found
+    assert ("mlcost_savings_plan_coverage_percent", report) in found
+    assert found[("mlcost_object_ready", ready)] == 0
+
+    # Deleted: every series of the report goes with it.
+    metrics.forget_report(REF_MCR.namespace, REF_MCR.name)
+    left = [key for key in samples(metrics) if dict(key[1]).get("report") == "sagemaker-showback"]
+    assert left == [] and ("mlcost_object_ready", ready) not in samples(metrics)

@@ -32,21 +32,9 @@ def sagemaker(aws: EmbeddedAws) -> Any:
 @pytest.fixture
 def scorer(sagemaker: Any, aws: EmbeddedAws) -> None:
     """ml.c5.2xlarge x2 with data capture, busy at 10% of its vCPUs for two days."""
-    sagemaker.create_model(
-        ModelName="fraud-model",
-        PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1"},
-        ExecutionRoleArn=ROLE,
-    )
-    sagemaker.create_endpoint_config(
-        EndpointConfigName=CONFIG,
-        ProductionVariants=[
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": "fraud-model",
-                "InstanceType": "ml.c5.2xlarge",
-                "InitialInstanceCount": 2,
-            }
-        ],
+    create_scorer(
+        sagemaker,
+        c5_2xlarge(2),
         DataCaptureConfig={
             "EnableCapture": True,
             "InitialSamplingPercentage": 20,
@@ -55,8 +43,32 @@ def scorer(sagemaker: Any, aws: EmbeddedAws) -> None:
         },
         KmsKeyId="arn:aws:kms:us-east-1:123456789012:key/abc",
     )
-    sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=CONFIG)
     put_load(aws, cpu=80, memory=10, invocations=600)
+
+
+def c5_2xlarge(instances: int) -> dict[str, Any]:
+    return {"InstanceType": "ml.c5.2xlarge", "InitialInstanceCount": instances}
+
+
+def all_traffic(capacity: dict[str, Any]) -> dict[str, Any]:
+    """The endpoint's one production variant: fraud-model on `capacity` (instances or ServerlessConfig)."""
+    return {"VariantName": "AllTraffic", "ModelName": "fraud-model", **capacity}
+
+
+def create_scorer(
+    sagemaker: Any, capacity: dict[str, Any], *, container: dict[str, str] | None = None, **config: Any
+) -> None:
+    """fraud-model (from `container`, an ECR image unless given) behind ENDPOINT on CONFIG, one variant
+    of `capacity`; `config` goes to CreateEndpointConfig as it is."""
+    sagemaker.create_model(
+        ModelName="fraud-model",
+        PrimaryContainer=container or {"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1"},
+        ExecutionRoleArn=ROLE,
+    )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=CONFIG, ProductionVariants=[all_traffic(capacity)], **config
+    )
+    sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=CONFIG)
 
 
 def _five_minutes(value: float, instances: int) -> dict[str, float]:
@@ -175,19 +187,7 @@ def test_recommend_mode_reports_the_cheapest_fit_and_changes_nothing(
 def test_too_little_data_is_insufficient_not_a_guess(
     rightsizing: RightsizingReconciler, sagemaker: Any, aws: EmbeddedAws
 ) -> None:
-    sagemaker.create_model(ModelName="m", PrimaryContainer={"Image": "i"}, ExecutionRoleArn=ROLE)
-    sagemaker.create_endpoint_config(
-        EndpointConfigName=CONFIG,
-        ProductionVariants=[
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": "m",
-                "InstanceType": "ml.c5.2xlarge",
-                "InitialInstanceCount": 1,
-            }
-        ],
-    )
-    sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=CONFIG)
+    create_scorer(sagemaker, c5_2xlarge(1))
 
     result = sweep(rightsizing, spec())
 
@@ -309,15 +309,7 @@ def test_endpoint_updating_is_never_touched(
 ) -> None:
     aws.set_transition_delay(10)
     sagemaker.create_endpoint_config(
-        EndpointConfigName="manual",
-        ProductionVariants=[
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": "fraud-model",
-                "InstanceType": "ml.c5.2xlarge",
-                "InitialInstanceCount": 2,
-            }
-        ],
+        EndpointConfigName="manual", ProductionVariants=[all_traffic(c5_2xlarge(2))]
     )
     sagemaker.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName="manual")
     aws.reset_calls()
@@ -428,32 +420,11 @@ def test_throttled_cloudwatch_is_reported_then_converges(
 # ---------------------------------------------------------------------------- what AWS measures
 
 
-def _single_instance_scorer(sagemaker: Any, **variant: Any) -> None:
-    sagemaker.create_model(
-        ModelName="fraud-model",
-        PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1"},
-        ExecutionRoleArn=ROLE,
-    )
-    sagemaker.create_endpoint_config(
-        EndpointConfigName=CONFIG,
-        ProductionVariants=[
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": "fraud-model",
-                "InstanceType": "ml.c5.2xlarge",
-                "InitialInstanceCount": 1,
-                **variant,
-            }
-        ],
-    )
-    sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=CONFIG)
-
-
 def test_a_peak_served_by_4_instances_is_not_sized_for_the_1_running_now(
     rightsizing: RightsizingReconciler, sagemaker: Any, aws: EmbeddedAws
 ) -> None:
     """Autoscaling ran 4 instances at the peak, 1 runs now: Apply must not shrink below the peak."""
-    _single_instance_scorer(sagemaker)
+    create_scorer(sagemaker, c5_2xlarge(1))
     # Two days at 1 instance and 20% of its 8 vCPUs, and one hour at 4 instances each at 20%.
     put_load(aws, cpu=160, memory=10, invocations=600, instances=1, first_hour=2)
     put_load(aws, cpu=160, memory=10, invocations=2400, hours=1, instances=4)
@@ -492,10 +463,12 @@ def test_apply_refuses_a_candidate_the_copy_cannot_carry(
     rightsizing: RightsizingReconciler, sagemaker: Any, aws: EmbeddedAws
 ) -> None:
     """The variant's managed scaling keeps 2-4 instances: a copy with 1 instance is never created."""
-    _single_instance_scorer(
+    create_scorer(
         sagemaker,
-        InitialInstanceCount=2,
-        ManagedInstanceScaling={"Status": "ENABLED", "MinInstanceCount": 2, "MaxInstanceCount": 4},
+        {
+            **c5_2xlarge(2),
+            "ManagedInstanceScaling": {"Status": "ENABLED", "MinInstanceCount": 2, "MaxInstanceCount": 4},
+        },
     )
     put_load(aws, cpu=80, memory=10, invocations=600)
     aws.reset_calls()
@@ -515,18 +488,7 @@ def test_apply_refuses_a_candidate_the_copy_cannot_carry(
 def test_autoscaling_is_refused_on_a_serverless_variant(
     rightsizing: RightsizingReconciler, sagemaker: Any, aws: EmbeddedAws
 ) -> None:
-    sagemaker.create_model(ModelName="m", PrimaryContainer={"Image": "i"}, ExecutionRoleArn=ROLE)
-    sagemaker.create_endpoint_config(
-        EndpointConfigName=CONFIG,
-        ProductionVariants=[
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": "m",
-                "ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 5},
-            }
-        ],
-    )
-    sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=CONFIG)
+    create_scorer(sagemaker, {"ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 5}})
     scaling = {"targetInvocationsPerInstance": 1000, "minInstances": 1, "maxInstances": 4}
     aws.reset_calls()
 
@@ -546,20 +508,9 @@ def test_autoscaling_on_invocations_is_refused_on_an_async_endpoint(
     rightsizing: RightsizingReconciler, sagemaker: Any, aws: EmbeddedAws
 ) -> None:
     """SageMaker publishes no InvocationsPerInstance for async endpoints: the policy would never scale."""
-    sagemaker.create_model(ModelName="m", PrimaryContainer={"Image": "i"}, ExecutionRoleArn=ROLE)
-    sagemaker.create_endpoint_config(
-        EndpointConfigName=CONFIG,
-        ProductionVariants=[
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": "m",
-                "InstanceType": "ml.c5.2xlarge",
-                "InitialInstanceCount": 1,
-            }
-        ],
-        AsyncInferenceConfig={"OutputConfig": {"S3OutputPath": "s3://fraud/async"}},
+    create_scorer(
+        sagemaker, c5_2xlarge(1), AsyncInferenceConfig={"OutputConfig": {"S3OutputPath": "s3://fraud/async"}}
     )
-    sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=CONFIG)
     aws.reset_calls()
 
     result = sweep(
@@ -610,21 +561,7 @@ def test_inference_recommender_results_for_the_variants_model_package_are_used(
     rightsizing: RightsizingReconciler, sagemaker: Any, aws: EmbeddedAws
 ) -> None:
     package = "arn:aws:sagemaker:us-east-1:123456789012:model-package/fraud/3"
-    sagemaker.create_model(
-        ModelName="fraud-model", PrimaryContainer={"ModelPackageName": package}, ExecutionRoleArn=ROLE
-    )
-    sagemaker.create_endpoint_config(
-        EndpointConfigName=CONFIG,
-        ProductionVariants=[
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": "fraud-model",
-                "InstanceType": "ml.c5.2xlarge",
-                "InitialInstanceCount": 2,
-            }
-        ],
-    )
-    sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=CONFIG)
+    create_scorer(sagemaker, c5_2xlarge(2), container={"ModelPackageName": package})
     put_load(aws, cpu=80, memory=10, invocations=600)
     _ir_job(aws, sagemaker, ModelPackageVersionArn=package)
 

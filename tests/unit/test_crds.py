@@ -20,6 +20,7 @@ import mlcost.api.common
 import mlcost.api.types
 import mlcost.api.v1alpha1.endpointrightsizing
 import mlcost.api.v1alpha1.mlcostpolicy
+import mlcost.api.v1alpha1.mlcostreport
 from mlcost.api.crd import (
     ALLOWED_SCHEMA_KEYS,
     HEADER,
@@ -37,15 +38,17 @@ from mlcost.api.types import (
     ApiModel,
     parse_duration,
 )
-from mlcost.api.v1alpha1 import EndpointRightsizing, MLCostPolicy
+from mlcost.api.v1alpha1 import EndpointRightsizing, MLCostPolicy, MLCostReport
+from mlcost.api.v1alpha1.mlcostreport import MIN_10M_DURATION_PATTERN, PERCENT_0_100_PATTERN
 from mlcost.manifests import format_path
 
 from .test_manifests import BAD_CASES, EXAMPLES, BadCase, bad_document, example
 
 CRDS = Path(__file__).resolve().parents[2] / "crds"
-MODELS: dict[str, type[MLCostPolicy] | type[EndpointRightsizing]] = {
+MODELS: dict[str, type[MLCostPolicy] | type[EndpointRightsizing] | type[MLCostReport]] = {
     "MLCostPolicy": MLCostPolicy,
     "EndpointRightsizing": EndpointRightsizing,
+    "MLCostReport": MLCostReport,
 }
 
 
@@ -128,10 +131,11 @@ def test_crd_is_a_valid_custom_resource_definition(kind: str, version: str) -> N
 
 
 def test_crd_names_scope_and_subresources() -> None:
-    policy, rightsizing = build_crds()
+    policy, rightsizing, report = build_crds()
     for crd, plural, short in (
         (policy, "mlcostpolicies", "mcp"),
         (rightsizing, "endpointrightsizings", "epr"),
+        (report, "mlcostreports", "mcr"),
     ):
         spec = crd["spec"]
         assert crd["metadata"]["name"] == f"{plural}.mlcost.io"
@@ -174,6 +178,19 @@ def test_crd_names_scope_and_subresources() -> None:
                 ("Current", ".status.current.instanceType"),
                 ("Recommended", ".status.recommendation.instanceType"),
                 ("Savings/mo", ".status.recommendation.monthlySavings"),
+                ("Ready", '.status.conditions[?(@.type=="Ready")].status'),
+                ("Age", ".metadata.creationTimestamp"),
+            ],
+        ),
+        (
+            "MLCostReport",
+            [
+                ("Group by", ".status.spend.groupBy"),
+                ("Total", ".status.spend.total"),
+                ("Forecast", ".status.spend.forecast"),
+                ("Untagged %", ".status.spend.untaggedPercent"),
+                ("SP utilisation", ".status.savingsPlans.utilizationPercent"),
+                ("SP coverage", ".status.savingsPlans.coveragePercent"),
                 ("Ready", '.status.conditions[?(@.type=="Ready")].status'),
                 ("Age", ".metadata.creationTimestamp"),
             ],
@@ -246,6 +263,7 @@ def test_every_model_field_has_a_description() -> None:
         mlcost.api.types.__name__,
         mlcost.api.v1alpha1.mlcostpolicy.__name__,
         mlcost.api.v1alpha1.endpointrightsizing.__name__,
+        mlcost.api.v1alpha1.mlcostreport.__name__,
     }
     checked = 0
     for model in subclasses(ApiModel):
@@ -332,7 +350,11 @@ def test_api_server_defaults_equal_model_defaults(kind: str) -> None:
     model = MODELS[kind]
     assert model.model_validate(defaulted) == model.model_validate(sparse)
     # And an object of only its required fields, where whole sub-objects come from `default: {}`.
-    minimal = {"MLCostPolicy": {}, "EndpointRightsizing": {"endpointName": "e"}}[kind]
+    minimal = {
+        "MLCostPolicy": {},
+        "EndpointRightsizing": {"endpointName": "e"},
+        "MLCostReport": {"showback": {"groupByTag": "team"}},
+    }[kind]
     document = {"apiVersion": "mlcost.io/v1alpha1", "kind": kind, "metadata": {"name": "m"}}
     from_server = model.model_validate(
         document | {"spec": api_server_defaults(schema["properties"]["spec"], minimal)}
@@ -344,7 +366,8 @@ def test_api_server_defaults_equal_model_defaults(kind: str) -> None:
 # CEL rules
 
 
-@pytest.mark.parametrize("kind", MODELS)
+# MLCostReport has no rule spanning fields, hence no CEL: its patterns carry every rule.
+@pytest.mark.parametrize("kind", ["MLCostPolicy", "EndpointRightsizing"])
 def test_cel_rules_name_fields_that_exist(kind: str) -> None:
     rules = 0
     for path, node in nodes(schema_of(kind)):
@@ -403,6 +426,34 @@ def test_resync_pattern_agrees_with_the_validator(value: str) -> None:
     except ValueError:
         at_least_a_minute = False
     assert bool(re.search(MIN_1M_DURATION_PATTERN, value)) == at_least_a_minute
+
+
+@pytest.mark.parametrize("value", DURATIONS)
+def test_report_resync_pattern_agrees_with_the_validator(value: str) -> None:
+    try:
+        ten_minutes = parse_duration(value) >= timedelta(minutes=10)
+    except ValueError:
+        ten_minutes = False
+    assert bool(re.search(MIN_10M_DURATION_PATTERN, value)) == ten_minutes
+
+
+@pytest.mark.parametrize("value", DECIMALS)
+def test_report_percent_pattern_agrees_with_the_validator(value: str) -> None:
+    number = Decimal(value) if re.fullmatch(DECIMAL_PATTERN, value) else None
+    assert bool(re.search(PERCENT_0_100_PATTERN, value)) == (number is not None and number <= 100)
+
+
+def test_report_defaults_in_the_crd() -> None:
+    spec = schema_of("MLCostReport")["properties"]["spec"]
+    assert node_at(spec, "resyncInterval")["default"] == "1h"
+    assert node_at(spec, "showback.timeUnit")["default"] == "MONTHLY"
+    assert node_at(spec, "showback.maxUntaggedPercent")["default"] == "20"
+    assert node_at(spec, "savingsPlans")["default"] == {}
+    assert node_at(spec, "savingsPlans.expiryWarning")["default"] == "30d"
+    assert node_at(spec, "savingsPlans.minUtilizationPercent")["default"] == "90"
+    assert node_at(spec, "savingsPlans.recommendation")["default"] == {}
+    assert node_at(spec, "savingsPlans.recommendation.lookback")["default"] == "THIRTY_DAYS"
+    assert spec["required"] == ["showback"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -489,6 +540,40 @@ def test_status_examples_from_the_api_validate() -> None:
     assert list(validator_of("MLCostPolicy").iter_errors(too_many))
 
 
+def test_report_status_as_the_operator_writes_it_validates() -> None:
+    group = {"group": "fraud", "usage": "Hosting", "amount": "800.00"}
+    report = example("MLCostReport") | {
+        "status": {
+            "observedGeneration": 1,
+            "conditions": [
+                {"type": "Ready", "status": "True", "reason": "Reconciled", "message": "",
+                 "lastTransitionTime": "2026-12-01T10:00:00Z", "observedGeneration": 1},
+            ],
+            "spend": {"periodStart": "2026-12-01", "periodEnd": "2027-01-01", "groupBy": "team",
+                      "total": "800.00", "forecast": "2400.00", "groups": [group],
+                      "untaggedPercent": "0.0", "computedAt": "2026-12-01T10:00:00Z"},
+            "savingsPlans": {
+                "plans": [{"savingsPlanId": "sp-1", "savingsPlanArn": "arn:aws:savingsplans::1:savingsplan/s",
+                           "commitmentPerHour": "1.50", "term": "ONE_YEAR", "paymentOption": "NO_UPFRONT",
+                           "start": "2026-01-01T00:00:00Z", "end": "2027-01-01T00:00:00Z",
+                           "state": "active"}],
+                "utilizationPercent": "85.0", "coveragePercent": "40.0",
+                "computedAt": "2026-12-01T10:00:00Z",
+                "recommendation": {"term": "ONE_YEAR", "paymentOption": "NO_UPFRONT",
+                                   "lookback": "THIRTY_DAYS", "hourlyCommitment": "2.10",
+                                   "estimatedMonthlySavings": "350.00", "upfrontCost": "0",
+                                   "breakEvenMonths": "0"},
+            },
+            "lastSweep": "2026-12-01T10:00:00Z",
+        }
+    }  # fmt: skip
+    assert list(validator_of("MLCostReport").iter_errors(report)) == []
+    assert MLCostReport.model_validate(report).to_api()["status"] == report["status"]
+    too_many = copy.deepcopy(report)
+    too_many["status"]["spend"]["groups"] = [group] * 101
+    assert list(validator_of("MLCostReport").iter_errors(too_many))
+
+
 # ---------------------------------------------------------------------------------------------
 # crds/ is generated
 
@@ -518,3 +603,7 @@ def test_rendering_is_deterministic_and_round_trips(tmp_path: Path) -> None:
         assert text.startswith(HEADER)
         assert "&id" not in text and "*id" not in text  # no YAML anchors in a CRD
         assert yaml.safe_load(text) == crd
+
+
+def test_report_has_no_cel_rules_so_no_cost_budget_to_exceed() -> None:
+    assert not [path for path, node in nodes(schema_of("MLCostReport")) if "x-kubernetes-validations" in node]

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from mlcost.api.v1alpha1 import EndpointRightsizing, MLCostPolicy
+from mlcost.api.v1alpha1 import EndpointRightsizing, MLCostPolicy, MLCostReport
 from mlcost.manifests import (
     InvalidManifestsError,
     LoadedManifest,
@@ -24,6 +24,7 @@ from mlcost.manifests import (
     load_manifests,
     parse_manifest,
     parse_policy,
+    parse_report,
     parse_rightsizing,
     read_manifests,
     validate_manifests,
@@ -33,11 +34,22 @@ from mlcost.manifests import (
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 POLICY_EXAMPLE = EXAMPLES / "mlcostpolicy-fraud-detection.yaml"
 RIGHTSIZING_EXAMPLE = EXAMPLES / "endpointrightsizing-fraud-scorer.yaml"
+REPORT_EXAMPLE = EXAMPLES / "mlcostreport-sagemaker.yaml"
+EXAMPLE_OF = {
+    "MLCostPolicy": POLICY_EXAMPLE,
+    "EndpointRightsizing": RIGHTSIZING_EXAMPLE,
+    "MLCostReport": REPORT_EXAMPLE,
+}
+OBJECT_OF = {
+    "MLCostPolicy": "team-fraud/fraud-detection",
+    "EndpointRightsizing": "team-fraud/fraud-scorer",
+    "MLCostReport": "mlcost-system/sagemaker-showback",
+}
 
 
 def example(kind: str) -> dict[str, Any]:
     """A fresh copy of the example manifest of a kind."""
-    path = POLICY_EXAMPLE if kind == "MLCostPolicy" else RIGHTSIZING_EXAMPLE
+    path = EXAMPLE_OF[kind]
     document = yaml.safe_load(path.read_text())
     assert isinstance(document, dict)
     return document
@@ -101,7 +113,7 @@ class BadCase:
     crd_field: str | None = None
 
 
-MCP, EPR = "MLCostPolicy", "EndpointRightsizing"
+MCP, EPR, MCR = "MLCostPolicy", "EndpointRightsizing", "MLCostReport"
 NOTIFICATION = {"type": "ACTUAL", "threshold": "50", "emails": ["a@example.com"]}
 
 BAD_CASES = [
@@ -216,6 +228,27 @@ BAD_CASES = [
             "spec.autoscaling.targetInvocationsPerInstance", "must be greater than 0, not 0"),
     BadCase("latency-unit-unknown", EPR, set_at("spec.targets.maxModelLatency", "250us"),
             "spec.targets.maxModelLatency", '"250us" is not a duration'),
+    # MLCostReport
+    BadCase("report-group-by-missing", MCR, delete_at("spec.showback.groupByTag"),
+            "spec.showback.groupByTag", "required field is missing", crd_field="spec.showback"),
+    BadCase("report-group-by-empty", MCR, set_at("spec.showback.groupByTag", ""),
+            "spec.showback.groupByTag", "must not be empty"),
+    BadCase("report-resync-below-ten-minutes", MCR, set_at("spec.resyncInterval", "5m"),
+            "spec.resyncInterval", "must be at least 10m"),
+    BadCase("report-daily-showback", MCR, set_at("spec.showback.timeUnit", "DAILY"),
+            "spec.showback.timeUnit", "must be one of MONTHLY, QUARTERLY, ANNUALLY"),
+    BadCase("report-untagged-above-100", MCR, set_at("spec.showback.maxUntaggedPercent", "120"),
+            "spec.showback.maxUntaggedPercent", "must be at most 100"),
+    BadCase("report-utilization-unquoted", MCR, set_at("spec.savingsPlans.minUtilizationPercent", 90),
+            "spec.savingsPlans.minUtilizationPercent", 'quote it in YAML: "90"'),
+    BadCase("report-term-in-words", MCR, set_at("spec.savingsPlans.recommendation.term", "1 year"),
+            "spec.savingsPlans.recommendation.term", "must be one of ONE_YEAR, THREE_YEARS"),
+    BadCase("report-lookback-unknown", MCR,
+            set_at("spec.savingsPlans.recommendation.lookback", "NINETY_DAYS"),
+            "spec.savingsPlans.recommendation.lookback",
+            "must be one of SEVEN_DAYS, THIRTY_DAYS, SIXTY_DAYS"),
+    BadCase("report-expiry-in-words", MCR, set_at("spec.savingsPlans.expiryWarning", "a month"),
+            "spec.savingsPlans.expiryWarning", '"a month" is not a duration'),
     # Contradictory governance rules
     BadCase("default-breaks-its-pattern", MCP, set_at("spec.tagging.defaults", {"cost-center": "42"}),
             "spec.tagging", 'defaults.cost-center: "42" does not match required[1].pattern',
@@ -251,7 +284,7 @@ def write(path: Path, *documents: Any) -> Path:
 
 def test_examples_are_valid() -> None:
     manifests = load_manifests([EXAMPLES])
-    assert [m.kind for m in manifests] == ["EndpointRightsizing", "MLCostPolicy"]
+    assert [m.kind for m in manifests] == ["EndpointRightsizing", "MLCostPolicy", "MLCostReport"]
     assert validate_manifests(manifests) == []
     assert validate_paths([EXAMPLES]) == []
 
@@ -268,6 +301,33 @@ def test_examples_parse_into_the_models() -> None:
     parsed_epr = parse_manifest(rightsizing)
     assert isinstance(parsed_epr, EndpointRightsizing)
     assert parsed_epr.spec.candidates.max_instances == 8
+    (report,) = load_manifests([REPORT_EXAMPLE])
+    parsed_mcr = parse_manifest(report)
+    assert isinstance(parsed_mcr, MLCostReport)
+    assert report.ref == "MLCostReport mlcost-system/sagemaker-showback"
+    assert parsed_mcr.spec.showback.group_by_tag == "team"
+    assert parsed_mcr.spec.savings_plans.expiry_warning.days == 30
+
+
+def test_report_defaults_are_the_documented_ones() -> None:
+    spec = parse_report(
+        {
+            "apiVersion": "mlcost.io/v1alpha1",
+            "kind": "MLCostReport",
+            "metadata": {"name": "r", "namespace": "mlcost-system"},
+            "spec": {"showback": {"groupByTag": "cost-center"}},
+        }
+    ).spec
+    assert spec.resync_interval.total_seconds() == 3600
+    assert (spec.showback.time_unit.value, str(spec.showback.max_untagged_percent)) == ("MONTHLY", "20")
+    plans = spec.savings_plans
+    assert (plans.enabled, plans.expiry_warning.days, str(plans.min_utilization_percent)) == (True, 30, "90")
+    choice = plans.recommendation
+    assert (choice.term.value, choice.payment_option.value, choice.lookback.value) == (
+        "ONE_YEAR",
+        "NO_UPFRONT",
+        "THIRTY_DAYS",
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -283,8 +343,7 @@ def test_bad_manifest_is_reported(case: BadCase, tmp_path: Path) -> None:
     assert error.file == path
     assert error.field == case.field
     assert case.message in error.message
-    name = "fraud-detection" if case.kind == MCP else "fraud-scorer"
-    assert error.object == f"{case.kind} team-fraud/{name}"
+    assert error.object == f"{case.kind} {OBJECT_OF[case.kind]}"
     assert error.line is not None and error.line >= 1
 
 
@@ -294,7 +353,7 @@ def test_bad_manifest_cannot_be_parsed(case: BadCase, tmp_path: Path) -> None:
     with pytest.raises(InvalidManifestsError) as caught:
         parse_manifest(manifest)
     assert caught.value.errors == validate_manifests([manifest])
-    parse = parse_policy if case.kind == MCP else parse_rightsizing
+    parse = {MCP: parse_policy, EPR: parse_rightsizing, MCR: parse_report}[case.kind]
     with pytest.raises(ValidationError):
         parse(bad_document(case))
 

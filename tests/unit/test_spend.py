@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Hashable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import TypeVar
 
 import pytest
 
@@ -93,42 +95,41 @@ def test_failure_is_kept_for_the_interval_and_replayed() -> None:
     assert cache.failure(KEY, NOW + timedelta(hours=1)) is None
 
 
-def test_concurrent_misses_wait_for_one_request() -> None:
+T = TypeVar("T")
+
+
+def miss_at_once(key: Hashable, answer: Callable[[], T], threads: int) -> tuple[int, list[Future[T]]]:
+    """`threads` threads ask a fresh cache for `key` while the first request (`answer`) is held: how
+    many requests were made, and each thread's outcome."""
     cache = CostExplorerCache(timedelta(hours=1))
     release = threading.Event()
     asks = 0
 
-    def slow() -> Spend:
+    def slow() -> T:
         nonlocal asks
         asks += 1
         release.wait(5)
-        return Spend(Decimal(7), None, NOW)
+        return answer()
 
-    with ThreadPoolExecutor(max_workers=12) as pool:
-        futures = [pool.submit(cache.get, KEY, NOW, slow) for _ in range(12)]
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        futures = [pool.submit(cache.get, key, NOW, slow) for _ in range(threads)]
         time.sleep(0.2)  # every thread has missed and is waiting on the one in flight
         release.set()
-        answers = [f.result(timeout=5) for f in futures]
+    return asks, futures  # the pool has waited for every thread
+
+
+def test_concurrent_misses_wait_for_one_request() -> None:
+    asks, futures = miss_at_once(KEY, lambda: Spend(Decimal(7), None, NOW), threads=12)
+    answers = [f.result(timeout=5) for f in futures]
     assert asks == 1
     assert {a.actual for a in answers} == {Decimal(7)}
 
 
 def test_concurrent_misses_share_one_failure() -> None:
-    cache = CostExplorerCache(timedelta(hours=1))
-    release = threading.Event()
-    asks = 0
-
-    def slow_failure() -> object:
-        nonlocal asks
-        asks += 1
-        release.wait(5)
+    def throttled() -> object:
         raise Throttled("ce:ListCostAllocationTags: slow down")
 
-    question = TagStatusKey("123456789012", ("team",))
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        futures = [pool.submit(cache.get, question, NOW, slow_failure) for _ in range(8)]
-        time.sleep(0.2)
-        release.set()
-        errors = [f.exception(timeout=5) for f in futures]
+    asks, futures = miss_at_once(TagStatusKey("123456789012", ("team",)), throttled, threads=8)
+    errors = [f.exception(timeout=5) for f in futures]
     assert asks == 1
     assert all(isinstance(e, Throttled) for e in errors)

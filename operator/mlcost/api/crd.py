@@ -16,13 +16,15 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
 from mlcost.api.types import format_duration
-from mlcost.api.v1alpha1 import EndpointRightsizing, MLCostPolicy
+from mlcost.api.v1alpha1 import EndpointRightsizing, MLCostPolicy, MLCostReport
 from mlcost.constants import (
     ENDPOINTRIGHTSIZING_KIND,
     ENDPOINTRIGHTSIZING_PLURAL,
     GROUP,
     MLCOSTPOLICY_KIND,
     MLCOSTPOLICY_PLURAL,
+    MLCOSTREPORT_KIND,
+    MLCOSTREPORT_PLURAL,
     VERSION,
 )
 
@@ -155,6 +157,38 @@ KINDS: tuple[CrdKind, ...] = (
                 "string",
                 ".status.recommendation.monthlySavings",
                 "USD per month the recommendation saves.",
+            ),
+            _READY,
+            _AGE,
+        ),
+    ),
+    CrdKind(
+        model=MLCostReport,
+        kind=MLCOSTREPORT_KIND,
+        plural=MLCOSTREPORT_PLURAL,
+        short_names=("mcr",),
+        description=(
+            "MLCostReport shows an AWS account's SageMaker spend of the period grouped by a "
+            "cost-allocation tag (e.g. team) and by usage (hosting, training, notebooks, ...), with "
+            "the forecast and the untagged share, and its SageMaker Savings Plans: active plans, "
+            "utilisation, coverage and AWS's purchase recommendation. It only reads; it buys nothing."
+        ),
+        columns=(
+            _column("Group by", "string", ".status.spend.groupBy", "Cost-allocation tag grouped by."),
+            _column("Total", "string", ".status.spend.total", "SageMaker spend of the period, USD."),
+            _column("Forecast", "string", ".status.spend.forecast", "Forecast of the period, USD."),
+            _column("Untagged %", "string", ".status.spend.untaggedPercent", "Untagged share of spend."),
+            _column(
+                "SP utilisation",
+                "string",
+                ".status.savingsPlans.utilizationPercent",
+                "Savings Plans utilisation, percent.",
+            ),
+            _column(
+                "SP coverage",
+                "string",
+                ".status.savingsPlans.coveragePercent",
+                "Share of SageMaker spend Savings Plans cover, percent.",
             ),
             _READY,
             _AGE,

@@ -17,7 +17,9 @@ from botocore.exceptions import (
 from mlcost.domain.errors import (
     AccessDenied,
     AwsUnavailable,
+    BillExpired,
     Conflict,
+    CostDataUnavailable,
     InvalidSpec,
     MlcostError,
     NotFound,
@@ -60,6 +62,22 @@ QUOTA_CODES = {
 NOT_FOUND_CODES = frozenset({"NotFoundException", "ResourceNotFound", "ResourceNotFoundException"})
 CONFLICT_CODES = frozenset({"DuplicateRecordException", "ResourceInUse", "ConflictException"})
 
+# Cost Explorer's modelled errors about the data asked for (botocore's ce model: "The requested
+# data is unavailable", "The requested report expired. Update the date interval and try again").
+COST_DATA_ERRORS: dict[str, tuple[type[MlcostError], str]] = {
+    "DataUnavailableException": (
+        CostDataUnavailable,
+        "Cost Explorer has no data for this yet: it shows an account's costs up to 24 hours after "
+        "Cost Explorer is enabled, and Savings Plans utilisation and coverage only for periods with "
+        "active plans or usage; the question is asked again later.",
+    ),
+    "BillExpirationException": (
+        BillExpired,
+        "The period is older than the history Cost Explorer keeps (13 months unless multi-year "
+        "data is enabled): ask for a more recent period.",
+    ),
+}
+
 
 class QuotaExceeded(MlcostError):
     """An AWS service quota is reached (a resource limit of the account, not a request rate)."""
@@ -94,6 +112,9 @@ def translate(exc: Exception, operation: str) -> MlcostError:
                 "(deploy/iam-policy.json lists every permission it needs).",
                 operation=operation,
             )
+        if code in COST_DATA_ERRORS:
+            error_class, advice = COST_DATA_ERRORS[code]
+            return error_class(f"{message}. {advice}", operation=operation)
         if code in NOT_FOUND_CODES:
             return NotFound(message, operation=operation)
         if code in CONFLICT_CODES:

@@ -53,3 +53,20 @@ class Conflict(MlcostError):
 
     reason = "Conflict"
     transient = True
+
+
+class CostDataUnavailable(MlcostError):
+    """Cost Explorer has no data for the question yet (DataUnavailableException).
+
+    A new account, Cost Explorer enabled less than a day ago, or a Savings Plans read for a
+    period without active plans: asking again later may succeed.
+    """
+
+    reason = "CostDataUnavailable"
+    transient = True
+
+
+class BillExpired(MlcostError):
+    """The period asked is older than Cost Explorer keeps (BillExpirationException)."""
+
+    reason = "BillExpired"

@@ -36,12 +36,33 @@ TRAINING_JOBS = [
 DAILY_SPEND = Decimal("52.40")
 
 
+# Showback: what each team's SageMaker usage costs a day across the account (USD), by Cost
+# Explorer USAGE_TYPE. The fraud team's share is split from its daily spend above (hosting for its
+# endpoints, notebook instances, training jobs); other teams and untagged resources add the usage
+# kinds the fraud team has none of. None = the resources carry no team tag.
+OTHER_TEAMS_DAILY: tuple[tuple[str | None, str, Decimal], ...] = (
+    ("risk", "USE1-Host:ml.c5.2xlarge", Decimal("30.00")),
+    ("risk", "USE1-Processing:ml.m5.xlarge", Decimal("6.50")),
+    ("search", "USE1-Train:ml.g5.2xlarge", Decimal("18.00")),
+    ("search", "USE1-Studio:ml.t3.medium", Decimal("4.20")),
+    (None, "USE1-Notebk:ml.m5.xlarge", Decimal("9.80")),
+    (None, "USE1-Tsform:ml.c5.xlarge", Decimal("2.10")),
+)
+# The account's one SageMaker Savings Plan: 1.50 USD/h for a year, ending three weeks from today
+# (so the report warns PlanExpiring), used at 92%.
+PLAN_COMMITMENT = Decimal("1.50")
+PLAN_UTILIZATION = Decimal("0.92")
+
+
 @dataclass(frozen=True)
 class Seeded:
     endpoints: int
     notebooks: int
     training_jobs: int
     spend_days: int
+    line_items: int = 0
+    teams: tuple[str, ...] = ()
+    savings_plans: int = 0
 
 
 def demo_session(aws: EmbeddedAws) -> boto3.Session:
@@ -68,15 +89,18 @@ def seed_account(aws: EmbeddedAws, today: date, sagemaker: Any, cloudwatch: Any,
     for name, instance_type, spot, hours in TRAINING_JOBS:
         _training_job(sagemaker, name, instance_type, spot, hours)
     _report_billed_time(account_id, aws.region)
-    _endpoint_load(cloudwatch, "fraud-scorer", today_hour=_hour_now())
+    _endpoint_load(cloudwatch, "fraud-scorer", instances=2, today_hour=_hour_now())
     _inference_recommender_job(aws, sagemaker, account_id)
     days = _queue_spend(aws, today, account_id)
+    items = _showback_line_items(aws, today, account_id)
+    _savings_plans(aws, today, account_id)
     # "project" was never activated in Billing: the policy's condition points that out.
     aws.set_cost_allocation_tags(
         [{"TagKey": "team", "Status": "Active"}, {"TagKey": "cost-center", "Status": "Active"}],
         account_id=account_id,
     )
-    return Seeded(len(ENDPOINTS), len(NOTEBOOKS), len(TRAINING_JOBS), days)
+    teams = ("fraud", *sorted({team for team, _, _ in OTHER_TEAMS_DAILY if team}))
+    return Seeded(len(ENDPOINTS), len(NOTEBOOKS), len(TRAINING_JOBS), days, items, teams, 1)
 
 
 def _tags(tags: dict[str, str]) -> list[dict[str, str]]:
@@ -125,7 +149,16 @@ def _hour_now() -> datetime:
     return datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 
 
-def _endpoint_load(cloudwatch: Any, endpoint: str, today_hour: datetime, hours: int = 72) -> None:
+def _instance_aggregate(value: float, instances: int) -> dict[str, float]:
+    """One 5-minute aggregate of a per-instance metric: every instance reports once a minute, so
+    the sample count says how many instances served the period (what rightsizing reads)."""
+    samples = 5.0 * instances
+    return {"SampleCount": samples, "Sum": value * samples, "Minimum": value, "Maximum": value}
+
+
+def _endpoint_load(
+    cloudwatch: Any, endpoint: str, instances: int, today_hour: datetime, hours: int = 72
+) -> None:
     """Three days of a quiet endpoint: 11% of its vCPUs at peak, little memory, steady traffic."""
     dims = [{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": "AllTraffic"}]
     for hour in range(1, hours + 1):
@@ -134,8 +167,18 @@ def _endpoint_load(cloudwatch: Any, endpoint: str, today_hour: datetime, hours: 
         cloudwatch.put_metric_data(
             Namespace="/aws/sagemaker/Endpoints",
             MetricData=[
-                {"MetricName": "CPUUtilization", "Dimensions": dims, "Timestamp": at, "Value": busy},
-                {"MetricName": "MemoryUtilization", "Dimensions": dims, "Timestamp": at, "Value": 9.5},
+                {
+                    "MetricName": "CPUUtilization",
+                    "Dimensions": dims,
+                    "Timestamp": at,
+                    "StatisticValues": _instance_aggregate(busy, instances),
+                },
+                {
+                    "MetricName": "MemoryUtilization",
+                    "Dimensions": dims,
+                    "Timestamp": at,
+                    "StatisticValues": _instance_aggregate(9.5, instances),
+                },
             ],
         )
         cloudwatch.put_metric_data(
@@ -192,15 +235,140 @@ def _report_billed_time(account_id: str, region: str) -> None:
         setattr(jobs[name], "billable_time_in_seconds", billable)  # noqa: B010
 
 
+def _fraud_daily(day: date) -> Decimal:
+    # Costs grow mid-month when the team starts its GPU notebook experiments.
+    extra = Decimal("38.10") if day.day >= 15 else Decimal(0)
+    return DAILY_SPEND + extra + Decimal(day.day % 5) * Decimal("1.75")
+
+
+def _showback_line_items(aws: EmbeddedAws, today: date, account_id: str) -> int:
+    """Month-to-date SageMaker line items of every team and of untagged resources.
+
+    Once line items exist, the embedded Cost Explorer answers GetCostAndUsage from them (the
+    policy's team=fraud spend included), so the fraud team's items add up to its daily spend.
+    """
+    items: list[dict[str, Any]] = []
+    day = today.replace(day=1)
+    while day <= today:
+        amount = _fraud_daily(day)
+        hosting = (amount * Decimal("0.60")).quantize(Decimal("0.01"))
+        notebooks = (amount * Decimal("0.25")).quantize(Decimal("0.01"))
+        fraud = (
+            ("USE1-Host:ml.c5.2xlarge", hosting),
+            ("USE1-Notebk:ml.p3.2xlarge", notebooks),
+            ("USE1-Train:ml.m5.xlarge", amount - hosting - notebooks),
+        )
+        for usage_type, cost in fraud:
+            items.append(_line_item(day, usage_type, cost, {"team": "fraud"}))
+        for team, usage_type, cost in OTHER_TEAMS_DAILY:
+            items.append(_line_item(day, usage_type, cost, {"team": team} if team else {}))
+        day += timedelta(days=1)
+    aws.add_cost_line_items(items, account_id=account_id)
+    return len(items)
+
+
+def _line_item(day: date, usage_type: str, amount: Decimal, tags: dict[str, str]) -> dict[str, Any]:
+    return {
+        "date": day.isoformat(),
+        "service": "Amazon SageMaker",
+        "usageType": usage_type,
+        "amount": str(amount),
+        "tags": tags,
+    }
+
+
+def _savings_plans(aws: EmbeddedAws, today: date, account_id: str) -> None:
+    """One active SageMaker Savings Plan ending in three weeks, its use, and AWS's recommendation."""
+    end = datetime.combine(today + timedelta(days=21), datetime.min.time(), UTC)
+    start = end - timedelta(days=365)
+    aws.set_savings_plans(
+        [
+            {
+                "savingsPlanId": "sp-0a1b2c3d4e5f60001",
+                "savingsPlanArn": f"arn:aws:savingsplans::{account_id}:savingsplan/sp-0a1b2c3d4e5f60001",
+                "offeringId": "5a1c3e0b-demo-0000-0000-000000000001",
+                "start": start.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                "end": end.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                "state": "active",
+                "region": "us-east-1",
+                "ec2InstanceFamily": "",
+                "savingsPlanType": "SageMaker",
+                "paymentOption": "No Upfront",
+                "productTypes": ["SageMaker"],
+                "currency": "USD",
+                "commitment": str(PLAN_COMMITMENT),
+                "upfrontPaymentAmount": "0",
+                "recurringPaymentAmount": str(PLAN_COMMITMENT),
+                "termDurationInSeconds": 31_536_000,
+                "tags": {"team": "platform"},
+            }
+        ],
+        account_id=account_id,
+    )
+    hours = Decimal(24 * max((today - today.replace(day=1)).days, 1))
+    committed = PLAN_COMMITMENT * hours
+    used = (committed * PLAN_UTILIZATION).quantize(Decimal("0.01"))
+    on_demand = (
+        sum((cost for _, _, cost in OTHER_TEAMS_DAILY), DAILY_SPEND + Decimal("20")) * hours / 24 - used
+    )
+    aws.set_savings_plans_usage(
+        total_commitment=str(committed.quantize(Decimal("0.01"))),
+        used_commitment=str(used),
+        covered_spend=str(used),
+        on_demand_cost=str(on_demand.quantize(Decimal("0.01"))),
+        account_id=account_id,
+    )
+    aws.set_savings_plans_recommendation(
+        {
+            "AccountScope": "PAYER",
+            "SavingsPlansType": "SAGEMAKER_SP",
+            "TermInYears": "ONE_YEAR",
+            "PaymentOption": "NO_UPFRONT",
+            "LookbackPeriodInDays": "THIRTY_DAYS",
+            "SavingsPlansPurchaseRecommendationDetails": [
+                {
+                    "SavingsPlansDetails": {"Region": "US East (N. Virginia)", "OfferingId": "demo"},
+                    "AccountId": account_id,
+                    "UpfrontCost": "0",
+                    "EstimatedROI": "28.4",
+                    "CurrencyCode": "USD",
+                    "EstimatedSPCost": "1533.00",
+                    "EstimatedOnDemandCost": "1970.40",
+                    "EstimatedSavingsAmount": "437.40",
+                    "EstimatedSavingsPercentage": "22.2",
+                    "HourlyCommitmentToPurchase": "2.10",
+                    "EstimatedAverageUtilization": "97.5",
+                    "EstimatedMonthlySavingsAmount": "437.40",
+                    "CurrentMinimumHourlyOnDemandSpend": "2.05",
+                    "CurrentMaximumHourlyOnDemandSpend": "3.40",
+                    "CurrentAverageHourlyOnDemandSpend": "2.70",
+                }
+            ],
+            "SavingsPlansPurchaseRecommendationSummary": {
+                "EstimatedROI": "28.4",
+                "CurrencyCode": "USD",
+                "EstimatedTotalCost": "1533.00",
+                "CurrentOnDemandSpend": "1970.40",
+                "EstimatedSavingsAmount": "437.40",
+                "TotalRecommendationCount": "1",
+                "DailyCommitmentToPurchase": "50.40",
+                "HourlyCommitmentToPurchase": "2.10",
+                "EstimatedSavingsPercentage": "22.2",
+                "EstimatedMonthlySavingsAmount": "437.40",
+                "EstimatedOnDemandCostWithCurrentCommitment": "1970.40",
+            },
+        },
+        account_id=account_id,
+    )
+
+
 def _queue_spend(aws: EmbeddedAws, today: date, account_id: str) -> int:
     """Month-to-date daily costs, rising as GPU experiments start, and a forecast to match."""
     start = today.replace(day=1)
     results = []
     day = start
     while day <= today:
-        # Costs grow mid-month when the team starts its GPU notebook experiments.
-        extra = Decimal("38.10") if day.day >= 15 else Decimal(0)
-        amount = DAILY_SPEND + extra + Decimal(day.day % 5) * Decimal("1.75")
+        amount = _fraud_daily(day)
         results.append(
             {
                 "TimePeriod": {"Start": day.isoformat(), "End": (day + timedelta(days=1)).isoformat()},
@@ -214,17 +382,22 @@ def _queue_spend(aws: EmbeddedAws, today: date, account_id: str) -> int:
     next_month = (start + timedelta(days=32)).replace(day=1)
     remaining_days = (next_month - today).days
     forecast = (DAILY_SPEND + Decimal("38.10") + Decimal("3.50")) * remaining_days
+    # The whole account's SageMaker forecast, for the MLCostReport: the fraud team's and the rest.
+    account_forecast = forecast + sum((cost for _, _, cost in OTHER_TEAMS_DAILY), Decimal(0)) * remaining_days
+    # A queued forecast is bound to the parameters of the first request that takes it: the demo
+    # reconciles the policy (team=fraud) before the report (all of SageMaker), in file order.
     aws.queue_cost_forecast(
         [
             {
-                "Total": {"Amount": str(forecast), "Unit": "USD"},
+                "Total": {"Amount": str(amount), "Unit": "USD"},
                 "ForecastResultsByTime": [
                     {
                         "TimePeriod": {"Start": today.isoformat(), "End": next_month.isoformat()},
-                        "MeanValue": str(forecast),
+                        "MeanValue": str(amount),
                     }
                 ],
             }
+            for amount in (forecast, account_forecast)
         ],
         account_id=account_id,
     )

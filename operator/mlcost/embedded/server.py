@@ -15,7 +15,7 @@ from typing import Any
 from moto.server import ThreadedMotoServer
 
 from . import moto_ext
-from .moto_ext import budgets, ce, dispatch, inference_recommender, sagemaker
+from .moto_ext import budgets, ce, dispatch, inference_recommender, sagemaker, savingsplans
 from .moto_ext._common import DEFAULT_ACCOUNT_ID, extension_operations
 
 __all__ = ["DEFAULT_ACCOUNT_ID", "EmbeddedAws"]
@@ -144,6 +144,51 @@ class EmbeddedAws:
     def set_cost_allocation_tags(self, tags: list[dict[str, Any]], *, account_id: str | None = None) -> None:
         """The account's cost-allocation tags: [{"TagKey", "Status": Active|Inactive, "Type"?}]."""
         ce.set_cost_allocation_tags(tags, account_id=account_id or self.account_id)
+
+    def add_cost_line_items(self, items: list[dict[str, Any]], *, account_id: str | None = None) -> None:
+        """Add cost line items: [{"date": "2026-12-01", "service"?: "Amazon SageMaker",
+        "usageType": "USE1-Host:ml.m5.xlarge", "amount": "12.34", "tags"?: {"team": "fraud"}}].
+
+        Once an account has line items, GetCostAndUsage answers from them (Filter on SERVICE,
+        USAGE_TYPE and tags; GroupBy up to two of TAG / DIMENSION SERVICE / USAGE_TYPE;
+        DAILY or MONTHLY; paged) instead of moto's queue. Tags count only for keys that are
+        active cost-allocation tags, when any are set (set_cost_allocation_tags).
+        """
+        ce.add_cost_line_items(items, account_id=account_id or self.account_id)
+
+    def set_savings_plans(self, plans: list[dict[str, Any]], *, account_id: str | None = None) -> None:
+        """The account's Savings Plans as DescribeSavingsPlans answers them (botocore's
+        savingsplans SavingsPlan dicts: savingsPlanId, savingsPlanArn, start, end, state,
+        savingsPlanType, paymentOption, commitment, termDurationInSeconds, ...)."""
+        savingsplans.set_savings_plans(plans, account_id=account_id or self.account_id)
+
+    def set_savings_plans_usage(
+        self,
+        *,
+        total_commitment: str,
+        used_commitment: str,
+        covered_spend: str,
+        on_demand_cost: str,
+        account_id: str | None = None,
+    ) -> None:
+        """What GetSavingsPlansUtilization (commitment) and GetSavingsPlansCoverage (covered
+        and on-demand spend) report for every period asked. Unset, utilisation answers
+        DataUnavailableException and coverage is 0% of the line items' spend."""
+        ce.set_savings_plans_usage(
+            total_commitment=total_commitment,
+            used_commitment=used_commitment,
+            covered_spend=covered_spend,
+            on_demand_cost=on_demand_cost,
+            account_id=account_id or self.account_id,
+        )
+
+    def set_savings_plans_recommendation(
+        self, recommendation: dict[str, Any] | None, *, account_id: str | None = None
+    ) -> None:
+        """The SavingsPlansPurchaseRecommendation (botocore shape) that
+        GetSavingsPlansPurchaseRecommendation answers for SAGEMAKER_SP, echoing the request's
+        term, payment option and lookback; None: no recommendation (too little history)."""
+        ce.set_savings_plans_recommendation(recommendation, account_id=account_id or self.account_id)
 
     def set_budget_spend(
         self,

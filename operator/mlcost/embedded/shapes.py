@@ -187,19 +187,17 @@ def _check_string(shape: Shape, value: object, path: str, errors: list[str]) -> 
 
 
 def _check_length(shape: Shape, length: int, path: str, errors: list[str]) -> None:
-    low, high = shape.metadata.get("min"), shape.metadata.get("max")
-    if low is not None and length < low:
-        errors.append(f"{path}: length {length} is below {shape.name}'s min {low}")
-    if high is not None and length > high:
-        errors.append(f"{path}: length {length} is above {shape.name}'s max {high}")
+    _check_range(shape, length, path, errors, what="length ")
 
 
-def _check_range(shape: Shape, number: float, path: str, errors: list[str]) -> None:
+def _check_range(shape: Shape, number: float, path: str, errors: list[str], what: str = "") -> None:
+    """A number's min and max, or (`what` "length ") a string's, list's or map's length: botocore's
+    models keep both in the same min and max."""
     low, high = shape.metadata.get("min"), shape.metadata.get("max")
     if low is not None and number < low:
-        errors.append(f"{path}: {number} is below {shape.name}'s min {low}")
+        errors.append(f"{path}: {what}{number} is below {shape.name}'s min {low}")
     if high is not None and number > high:
-        errors.append(f"{path}: {number} is above {shape.name}'s max {high}")
+        errors.append(f"{path}: {what}{number} is above {shape.name}'s max {high}")
 
 
 def _check_timestamp(shape: Shape, value: object, path: str, errors: list[str]) -> None:

@@ -12,9 +12,17 @@ import kopf
 
 from mlcost import logs
 from mlcost.config import Config
-from mlcost.constants import ENDPOINTRIGHTSIZING_PLURAL, FINALIZER, GROUP, MLCOSTPOLICY_PLURAL, VERSION
+from mlcost.constants import (
+    ENDPOINTRIGHTSIZING_PLURAL,
+    FINALIZER,
+    GROUP,
+    MLCOSTPOLICY_PLURAL,
+    MLCOSTREPORT_PLURAL,
+    VERSION,
+)
 from mlcost.handlers import objects
 from mlcost.handlers.policy import POLICY
+from mlcost.handlers.report import REPORT
 from mlcost.handlers.rightsizing import RIGHTSIZING
 from mlcost.handlers.runtime import Runtime, StartupError, refresh_prices, start_runtime
 
@@ -22,6 +30,7 @@ CONFIG = Config.from_env()
 TICK = CONFIG.tick.total_seconds()
 MLCOSTPOLICY = (GROUP, VERSION, MLCOSTPOLICY_PLURAL)
 ENDPOINTRIGHTSIZING = (GROUP, VERSION, ENDPOINTRIGHTSIZING_PLURAL)
+MLCOSTREPORT = (GROUP, VERSION, MLCOSTREPORT_PLURAL)
 
 
 def peering_priority(started: float, tiebreak: int | None = None) -> int:
@@ -130,3 +139,25 @@ async def resync_rightsizing(
 @kopf.on.delete(*ENDPOINTRIGHTSIZING)
 async def delete_rightsizing(body: kopf.Body, memo: kopf.Memo, logger: Any, **_: Any) -> None:
     await objects.finalize(RIGHTSIZING, _runtime(memo), body, logger)
+
+
+@kopf.on.resume(*MLCOSTREPORT)
+@kopf.on.create(*MLCOSTREPORT)
+@kopf.on.update(*MLCOSTREPORT, field="spec")
+async def reconcile_report(
+    body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Any, **_: Any
+) -> None:
+    await objects.reconcile(REPORT, _runtime(memo), body, patch, logger, resync=False)
+
+
+@kopf.timer(*MLCOSTREPORT, interval=TICK, initial_delay=TICK)
+async def resync_report(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Any, **_: Any) -> None:
+    result = await objects.reconcile(REPORT, _runtime(memo), body, patch, logger, resync=True)
+    logs.timer_found_nothing_due(result is None)
+
+
+# A report owns nothing in AWS: deleting it only removes its metrics. (kopf keeps a finalizer on a
+# kind with a timer whatever `optional` says: nolar/kopf#1074.)
+@kopf.on.delete(*MLCOSTREPORT)
+async def delete_report(body: kopf.Body, memo: kopf.Memo, logger: Any, **_: Any) -> None:
+    await objects.finalize(REPORT, _runtime(memo), body, logger)

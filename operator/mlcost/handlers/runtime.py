@@ -20,6 +20,7 @@ from mlcost.config import Config
 from mlcost.domain.spend import SpendCache
 from mlcost.metrics import Metrics
 from mlcost.reconcile.policy import PolicyReconciler
+from mlcost.reconcile.report import ReportReconciler
 from mlcost.reconcile.rightsizing import RightsizingReconciler
 
 
@@ -29,6 +30,7 @@ class Runtime:
     metrics: Metrics
     policies: PolicyReconciler
     rightsizings: RightsizingReconciler
+    reports: ReportReconciler
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
 
     def lock(self, uid: str) -> asyncio.Lock:
@@ -47,15 +49,20 @@ def build_runtime(config: Config, metrics: Metrics | None = None) -> Runtime:
         max_attempts=config.aws_max_attempts,
         recorder=metrics,
     )
+    # One cache for every Cost Explorer question of every kind: one bound, one single-flight.
+    spend_cache = SpendCache(config.cost_explorer_min_interval)
     policies = PolicyReconciler(
         sessions,
-        SpendCache(config.cost_explorer_min_interval),
+        spend_cache,
         catalogue=load_catalogue(config.price_catalogue),
         inventory_max_age=config.inventory_max_age,
     )
     # One catalogue for both kinds: a price refresh reaches rightsizing too.
     rightsizings = RightsizingReconciler(sessions, lambda: policies.governance.catalogue)
-    return Runtime(config=config, metrics=metrics, policies=policies, rightsizings=rightsizings)
+    reports = ReportReconciler(sessions, spend_cache)
+    return Runtime(
+        config=config, metrics=metrics, policies=policies, rightsizings=rightsizings, reports=reports
+    )
 
 
 class StartupError(Exception):

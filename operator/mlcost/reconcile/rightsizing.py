@@ -511,10 +511,7 @@ class RightsizingReconciler(Reconciler):
             return  # a variant cannot be (re)registered while its endpoint is updating
         if settings is None:
             for variant in status.managed_autoscaling or []:
-                if scaling.remove(endpoint, variant, owner=owner).changed:
-                    outcome.info(
-                        "AutoscalingRemoved", f"Removed the operator's autoscaling of {endpoint}/{variant}"
-                    )
+                _remove_autoscaling(scaling, endpoint, variant, owner, outcome)
             status.managed_autoscaling = None
             status.conditions = [c for c in status.conditions if c.type != AUTOSCALING]
             return
@@ -557,11 +554,8 @@ class RightsizingReconciler(Reconciler):
         """Autoscaling=False with why, once an Event; and none of ours left on those variants."""
         for variant in refused:
             # What we registered before the endpoint changed kind cannot scale it: take it away.
-            managed = variant in (status.managed_autoscaling or [])
-            if managed and scaling.remove(endpoint, variant, owner=owner).changed:
-                outcome.info(
-                    "AutoscalingRemoved", f"Removed the operator's autoscaling of {endpoint}/{variant}"
-                )
+            if variant in (status.managed_autoscaling or []):
+                _remove_autoscaling(scaling, endpoint, variant, owner, outcome)
         reason = "AutoscalingUnsupported"
         message = "spec.autoscaling is not applied to " + "; ".join(
             f"{endpoint}/{v}: {why}" for v, why in refused.items()
@@ -628,6 +622,14 @@ class RightsizingReconciler(Reconciler):
                     f"Removed the operator's autoscaling of {spec.endpoint_name}/{variant}",
                 )
         return outcome
+
+
+def _remove_autoscaling(
+    scaling: VariantAutoscaling, endpoint: str, variant: str, owner: str, outcome: Outcome
+) -> None:
+    """Take the operator's autoscaling off a variant, with an Event only when there was some."""
+    if scaling.remove(endpoint, variant, owner=owner).changed:
+        outcome.info("AutoscalingRemoved", f"Removed the operator's autoscaling of {endpoint}/{variant}")
 
 
 def _cannot_autoscale(config: EndpointConfigState, variant: str) -> str | None:

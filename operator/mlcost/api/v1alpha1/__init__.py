@@ -1,4 +1,4 @@
-"""mlcost.io/v1alpha1: MLCostPolicy and EndpointRightsizing."""
+"""mlcost.io/v1alpha1: MLCostPolicy, EndpointRightsizing and MLCostReport."""
 
 from mlcost.api.v1alpha1.endpointrightsizing import (
     EndpointRightsizing,
@@ -6,6 +6,7 @@ from mlcost.api.v1alpha1.endpointrightsizing import (
     EndpointRightsizingStatus,
 )
 from mlcost.api.v1alpha1.mlcostpolicy import MLCostPolicy, MLCostPolicySpec, MLCostPolicyStatus
+from mlcost.api.v1alpha1.mlcostreport import MLCostReport, MLCostReportSpec, MLCostReportStatus
 
 __all__ = [
     "EndpointRightsizing",
@@ -14,4 +15,7 @@ __all__ = [
     "MLCostPolicy",
     "MLCostPolicySpec",
     "MLCostPolicyStatus",
+    "MLCostReport",
+    "MLCostReportSpec",
+    "MLCostReportStatus",
 ]

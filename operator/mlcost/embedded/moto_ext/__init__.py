@@ -17,6 +17,7 @@ from . import (
     routes,
     sagemaker,
     sagemaker_search,
+    savingsplans,
 )
 
 __all__ = ["MOTO_VERSION", "install", "installed"]
@@ -30,7 +31,7 @@ _installed = threading.Event()
 
 def install() -> None:
     """Patch moto's classes in this process: budgets, ce, sagemaker (with Inference Recommender),
-    application-autoscaling tags, pricing, dispatch, /moto-api routes.
+    application-autoscaling tags, pricing, savingsplans, dispatch, /moto-api routes.
 
     Idempotent and thread-safe. Must run before a moto server serves its first request.
     """
@@ -51,6 +52,8 @@ def install() -> None:
         inference_recommender.install()
         applicationautoscaling.install()
         pricing.install()
+        # After pricing: both route requests of services moto lacks, savingsplans' router first.
+        savingsplans.install()
         routes.install()
         _installed.set()
 

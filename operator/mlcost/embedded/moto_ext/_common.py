@@ -12,9 +12,11 @@ __all__ = [
     "DEFAULT_ACCOUNT_ID",
     "ext_state",
     "extension_operations",
+    "on_reset",
     "original",
     "patch",
     "register_operations",
+    "reset_callbacks",
     "to_decimal",
 ]
 
@@ -42,6 +44,21 @@ _MOTO_PACKAGE_SERVICE = {
 }
 # Operations served by classes of our own (moto has no backend for them), by service.
 _REGISTERED: set[tuple[str, str]] = set()
+
+
+# State of extensions that keep it outside moto's backends (services moto lacks), cleared by
+# POST /moto-api/reset (dispatch runs these after moto's own reset).
+_RESET_CALLBACKS: list[Callable[[], None]] = []
+
+
+def on_reset(callback: Callable[[], None]) -> None:
+    """Run `callback` whenever moto is reset (once per callback, however often registered)."""
+    if callback not in _RESET_CALLBACKS:
+        _RESET_CALLBACKS.append(callback)
+
+
+def reset_callbacks() -> list[Callable[[], None]]:
+    return list(_RESET_CALLBACKS)
 
 
 def register_operations(service: str, *operations: str) -> None:

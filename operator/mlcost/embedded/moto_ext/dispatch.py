@@ -21,7 +21,7 @@ from moto.core.responses import ActionResult, BaseResponse
 from moto.moto_api._internal.models import MotoAPIBackend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
-from ._common import extension_operations, original, patch
+from ._common import extension_operations, original, patch, reset_callbacks
 
 __all__ = [
     "STRICT_ENV",
@@ -225,13 +225,40 @@ def _extension_operations() -> frozenset[tuple[str, str]]:
     return _settings["extension_ops"]  # type: ignore[no-any-return]
 
 
+# Protocols whose bodies strict mode checks: JSON, and rest-json where every member of the
+# request and answer travels in the body (savingsplans), which is then the same JSON document.
+_CHECKED_PROTOCOLS = ("json", "rest-json")
+
+
 def _json_protocol(service: str) -> bool:
     from ..shapes import service_model
 
     try:
-        return service_model(service).protocol == "json"
+        return service_model(service).protocol in _CHECKED_PROTOCOLS
     except UnknownServiceError:  # e.g. moto's own "moto-api"
         return False
+
+
+def _body_only(shape: Any) -> bool:
+    return shape is None or all(not member.serialization.get("location") for member in shape.members.values())
+
+
+def _validate(service: str, operation: str, document: object, *, output: bool) -> list[str]:
+    """shapes.validate_output / validate_input, also for rest-json operations whose members all
+    live in the body (shapes.py checks the JSON protocol only); ValueError for other rest-json."""
+    from .. import shapes
+
+    model = shapes.operation_model(service, operation)
+    if model.metadata.get("protocol") != "rest-json":
+        check = shapes.validate_output if output else shapes.validate_input
+        return check(service, operation, document)
+    shape = model.output_shape if output else model.input_shape
+    if not _body_only(shape):
+        raise ValueError(f"{service}:{operation} sends members outside the body")
+    errors: list[str] = []
+    if shape is not None:
+        shapes._check(shape, document, "$", errors)
+    return errors
 
 
 def _json_body(raw: object) -> object:
@@ -240,10 +267,8 @@ def _json_body(raw: object) -> object:
 
 
 def _invalid_request(self: BaseResponse, key: tuple[str, str]) -> TYPE_RESPONSE | None:
-    from ..shapes import validate_input
-
     try:
-        problems = validate_input(key[0], key[1], _json_body(self.body))
+        problems = _validate(key[0], key[1], _json_body(self.body), output=False)
     except (ValueError, LookupError):  # not JSON, or not an operation botocore knows
         return None
     if not problems:
@@ -269,13 +294,11 @@ def _validation_code(key: tuple[str, str]) -> str:
 
 
 def _malformed_answer(self: BaseResponse, key: tuple[str, str], result: TYPE_RESPONSE) -> TYPE_RESPONSE:
-    from ..shapes import validate_output
-
     status, _, body = result
     if not 200 <= int(status) < 300:
         return result
     try:
-        problems = validate_output(key[0], key[1], _json_body(body))
+        problems = _validate(key[0], key[1], _json_body(body), output=True)
     except ValueError as error:  # not JSON at all
         problems = [f"the body is not JSON: {error}"]
     if not problems:
@@ -380,6 +403,8 @@ def _dispatch_app(
 def _reset(self: MotoAPIBackend) -> None:
     # POST /moto-api/reset must leave no fault armed and no count from the previous test.
     original(MotoAPIBackend, "reset")(self)
+    for callback in reset_callbacks():  # extensions of services moto lacks
+        callback()
     clear_faults()
     reset_calls()
 

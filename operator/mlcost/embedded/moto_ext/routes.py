@@ -4,6 +4,13 @@ Every route takes and returns JSON. account_id and region are optional in each b
 
     POST   /moto-api/static/ce/cost-forecast-results    {"results": [GetCostForecast response, ...]}
     POST   /moto-api/mlcost/ce/cost-allocation-tags      {"tags": [{"TagKey", "Status", "Type"?}]}
+    POST   /moto-api/mlcost/ce/line-items                {"items": [{"date", "service"?, "usageType",
+                                                                     "amount", "tags"?}]}
+    POST   /moto-api/mlcost/ce/savings-plans-usage       {"total_commitment", "used_commitment",
+                                                          "covered_spend", "on_demand_cost"}
+    POST   /moto-api/mlcost/ce/savings-plans-recommendation
+                                                         {"recommendation": {...} | null}
+    POST   /moto-api/mlcost/savingsplans/plans           {"plans": [SavingsPlan, ...]}
     POST   /moto-api/mlcost/budgets/calculated-spend     {"budget_name", "actual", "forecasted"?}
     POST   /moto-api/mlcost/sagemaker/transition-delay   {"describes": 1}
     POST   /moto-api/mlcost/sagemaker/failing-endpoint-configs
@@ -28,7 +35,7 @@ from typing import Any, cast
 from moto.core.common_types import TYPE_RESPONSE
 from moto.moto_api._internal import urls as moto_api_urls
 
-from . import budgets, ce, dispatch, sagemaker
+from . import budgets, ce, dispatch, sagemaker, savingsplans
 from ._common import DEFAULT_ACCOUNT_ID
 
 __all__ = ["ROUTES", "install"]
@@ -51,6 +58,28 @@ def _forecast(_: str, body: Body) -> None:
 
 def _allocation_tags(_: str, body: Body) -> None:
     ce.set_cost_allocation_tags(body["tags"], account_id=_account(body))
+
+
+def _line_items(_: str, body: Body) -> None:
+    ce.add_cost_line_items(body["items"], account_id=_account(body))
+
+
+def _savings_plans_usage(_: str, body: Body) -> None:
+    ce.set_savings_plans_usage(
+        total_commitment=str(body["total_commitment"]),
+        used_commitment=str(body["used_commitment"]),
+        covered_spend=str(body["covered_spend"]),
+        on_demand_cost=str(body["on_demand_cost"]),
+        account_id=_account(body),
+    )
+
+
+def _recommendation(_: str, body: Body) -> None:
+    ce.set_savings_plans_recommendation(body["recommendation"], account_id=_account(body))
+
+
+def _plans(_: str, body: Body) -> None:
+    savingsplans.set_savings_plans(body["plans"], account_id=_account(body))
 
 
 def _spend(_: str, body: Body) -> None:
@@ -117,6 +146,10 @@ def _calls(method: str, _: Body) -> Any:
 ROUTES: dict[str, Handler] = {
     "/moto-api/static/ce/cost-forecast-results": _forecast,
     "/moto-api/mlcost/ce/cost-allocation-tags": _allocation_tags,
+    "/moto-api/mlcost/ce/line-items": _line_items,
+    "/moto-api/mlcost/ce/savings-plans-usage": _savings_plans_usage,
+    "/moto-api/mlcost/ce/savings-plans-recommendation": _recommendation,
+    "/moto-api/mlcost/savingsplans/plans": _plans,
     "/moto-api/mlcost/budgets/calculated-spend": _spend,
     "/moto-api/mlcost/sagemaker/transition-delay": _delay,
     "/moto-api/mlcost/sagemaker/failing-endpoint-configs": _failing_config,
