@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:
     from mlcost.manifests import Manifest
@@ -112,13 +112,26 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _non_negative(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (all) or more, not {number}")
+    return number
+
+
 def _cmd_plan(args: argparse.Namespace) -> int:
     from mlcost.planner import plan_manifests
 
     manifests = _load_valid(args.filename, "plan")
     if manifests is None:
         return EXIT_ERROR
-    return plan_manifests(manifests, region=args.region, endpoint_url=args.endpoint_url)
+    return plan_manifests(
+        manifests,
+        region=args.region,
+        endpoint_url=args.endpoint_url,
+        output=args.output,
+        max_findings=args.max_findings,
+    )
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -135,10 +148,17 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse exits 2 on a usage error, which `plan` uses for "changes pending": a typo in a CI
+    job must read as an error (1), never as a plan with changes."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="mlcost", description="Govern the cost of SageMaker workloads, the GitOps way."
-    )
+    parser = _Parser(prog="mlcost", description="Govern the cost of SageMaker workloads, the GitOps way.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -173,6 +193,20 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("-f", "--filename", action="append", required=True, help="file or directory")
     plan.add_argument("--region", help="region for policies without spec.aws.region")
     plan.add_argument("--endpoint-url", help="send AWS calls here (an embedded or local AWS)")
+    plan.add_argument(
+        "-o",
+        "--output",
+        choices=("text", "json", "markdown"),
+        default="text",
+        help="text (default), json (schema mlcost.io/plan/v1, see docs/plan-output.md) or markdown",
+    )
+    plan.add_argument(
+        "--max-findings",
+        type=_non_negative,
+        default=50,
+        metavar="N",
+        help="findings listed per policy (default 50; 0 = all); the output says how many were left out",
+    )
     plan.set_defaults(func=_cmd_plan)
 
     demo = commands.add_parser("demo", help="reconcile the examples against an embedded AWS")

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from mlcost.api.v1alpha1.endpointrightsizing import RightsizingMode
-from mlcost.api.v1alpha1.mlcostpolicy import PolicyMode
+from mlcost.api.v1alpha1.mlcostpolicy import ComplianceItem, PolicyMode
 from mlcost.domain import conditions as cond
+from mlcost.plan_output import cost_words
+from mlcost.reconcile.governance import MAX_ITEMS
 from mlcost.reconcile.policy import PolicyResult
 from mlcost.reconcile.results import ObjectRef
 from mlcost.reconcile.rightsizing import RightsizingResult
@@ -44,11 +46,22 @@ def changes_and_events(results: Sequence[tuple[ObjectRef, PolicyResult | Rightsi
     return "\n".join(lines)
 
 
-def plan_lines(ref: ObjectRef, result: PolicyResult, mode: PolicyMode) -> list[str]:
-    """What `mlcost plan` prints for one policy: budget changes, findings, Enforce actions."""
+def plan_lines(
+    ref: ObjectRef,
+    result: PolicyResult,
+    mode: PolicyMode,
+    *,
+    findings: Sequence[ComplianceItem] | None = None,
+    max_findings: int = MAX_ITEMS,
+) -> list[str]:
+    """What `mlcost plan` prints for one policy: budget changes, findings, Enforce actions.
+
+    `findings` is every finding (the status holds only the most expensive ones); at most
+    `max_findings` are listed (0 = all), followed by a line saying how many were left out.
+    """
     if result.outcome.error:
         return [f"{ref.key}: error: {result.outcome.error.message}"]
-    return _budget_plan_lines(ref, result) + _governance_plan_lines(ref, result, mode)
+    return _budget_plan_lines(ref, result) + _governance_plan_lines(ref, result, mode, findings, max_findings)
 
 
 def _budget_plan_lines(ref: ObjectRef, result: PolicyResult) -> list[str]:
@@ -64,15 +77,31 @@ def _budget_plan_lines(ref: ObjectRef, result: PolicyResult) -> list[str]:
     return [f"{ref.key}: budget {plan.desired.name}: {verb}"] + [f"  ~ {c.detail}" for c in plan.changes]
 
 
-def _governance_plan_lines(ref: ObjectRef, result: PolicyResult, mode: PolicyMode) -> list[str]:
+def _governance_plan_lines(
+    ref: ObjectRef,
+    result: PolicyResult,
+    mode: PolicyMode,
+    findings: Sequence[ComplianceItem] | None,
+    max_findings: int,
+) -> list[str]:
     governance = result.governance
     if governance is None:
         return []
     compliance = governance.compliance
+    every = list(compliance.items if findings is None else findings)
+    listed = every if max_findings == 0 else every[:max_findings]
     lines = [f"{ref.key}: governs {compliance.evaluated} resource(s), {compliance.violations} violation(s)"]
-    for item in compliance.items:
-        cost = f" ${item.monthly_cost}/mo" if item.monthly_cost is not None else ""
-        lines.append(f"  ! {item.resource_type.value} {item.name}: {item.rule}: {item.detail}{cost}")
+    for item in listed:
+        lines.append(
+            f"  ! {item.resource_type.value} {item.name}: {item.rule}: {item.detail}; {cost_words(item)}"
+        )
+    # Never cut the list silently: the status block alone holds at most MAX_ITEMS findings.
+    total = max(len(every), compliance.violations) if findings is None else len(every)
+    if total > len(listed):
+        lines.append(
+            f"  ... {total - len(listed)} more finding(s) not shown ({len(listed)} of {total}); "
+            "run with --max-findings 0 to see them all"
+        )
     actions = governance.plan.actions
     if actions:
         lead = "Enforce would now" if mode is PolicyMode.AUDIT else "will now"
@@ -107,14 +136,21 @@ def compliance_report(results: list[tuple[ObjectRef, PolicyResult]]) -> str:
                 item.resource_type.value,
                 item.name,
                 item.rule,
-                money(item.monthly_cost),
+                cost_words(item),  # labelled: per month, one-off, or unknown and why
                 item.action or "-",
                 item.detail[:70],
             ]
             for item in compliance.items
         ]
         if rows:
-            blocks.append(table(["TYPE", "NAME", "RULE", "$/MONTH", "ACTION", "DETAIL"], rows))
+            blocks.append(table(["TYPE", "NAME", "RULE", "COST", "ACTION", "DETAIL"], rows))
+        violations_listed = sum(1 for item in compliance.items if item.rule in compliance.by_rule)
+        if compliance.violations > violations_listed:
+            # The status keeps the most expensive MAX_ITEMS; say so rather than cut silently.
+            blocks.append(
+                f"  ... {compliance.violations - violations_listed} more violation(s) not listed "
+                f"(status keeps the {MAX_ITEMS} most expensive); `mlcost plan --max-findings 0` lists all"
+            )
     return "\n".join(blocks)
 
 

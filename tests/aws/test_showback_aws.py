@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from mlcost.api.v1alpha1.mlcostreport import SageMakerUsage
 from mlcost.aws.costexplorer import CostExplorerClient
 from mlcost.aws.savingsplans import SavingsPlansClient
 from mlcost.domain.errors import AccessDenied, BillExpired, CostDataUnavailable, MlcostError, Throttled
-from mlcost.domain.showback import SageMakerUsage, SpendGroup
+from mlcost.domain.showback import SpendGroup
 from mlcost.embedded.moto_ext.ce import GROUPS_PER_PAGE
 from mlcost.embedded.server import DEFAULT_ACCOUNT_ID, EmbeddedAws
 from mlcost.embedded.shapes import operation_model

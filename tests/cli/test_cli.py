@@ -149,6 +149,14 @@ def test_demo_once_creates_budget_and_shows_spend() -> None:
     assert "governs 3 Endpoint, 3 NotebookInstance, 3 TrainingJob" in run.stdout
     assert "Managed Spot saved 66.44% on 2 finished job(s)" in run.stdout
     assert "WouldStop" in run.stdout or "WouldTag" in run.stdout
+    # Findings' money is labelled: per month while running, one-off for a finished job, unknown.
+    findings = {
+        tuple(line.split()[:3]): line for line in run.stdout.splitlines() if line.startswith(("E", "T", "N"))
+    }
+    assert "  $595.68/month  " in findings[("Endpoint", "fraud-scorer", "InstanceTypeNotAllowed")]
+    assert " one-off  " in findings[("TrainingJob", "fraud-dl-2026-11-25", "MaxRuntimeExceeded")]
+    unknown = findings[("NotebookInstance", "fraud-gpu-experiments", "InstanceTypeNotAllowed")]
+    assert "  unknown: " in unknown and "ml.p3.2xlarge" in unknown
     assert (
         "team-fraud/fraud-scorer  AllTraffic  ml.c5.2xlarge x2  595.68   ml.c5.xlarge x1  446.76"
         in run.stdout
@@ -240,3 +248,10 @@ def test_plan_shows_the_recommendation_and_that_apply_would_act(
     assert "team-fraud/fraud-scorer/AllTraffic: ml.c5.xlarge x1, saves $446.76/month" in run.stdout
     assert "Apply: would roll out fraud-scorer-mlcost-" in run.stdout
     assert not [k for k in aws.calls() if k[1] in ("CreateEndpointConfig", "UpdateEndpoint")]
+
+
+def test_a_usage_error_is_an_error_not_changes_pending() -> None:
+    # `plan` exits 2 for "changes pending": argparse's own 2 for a bad option would read as that.
+    run = mlcost("plan", "-f", str(EXAMPLES), "--max-findings", "-1")
+    assert run.returncode == 1
+    assert "--max-findings" in run.stderr

@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 import yaml
 
-from mlcost.domain.showback import SageMakerUsage
+from mlcost.api.v1alpha1.mlcostreport import SageMakerUsage
 from mlcost.embedded import seed as demo_seed
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,10 +9,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from moto.sagemaker.models import sagemaker_backends
 
-from mlcost.api.v1alpha1.mlcostpolicy import MLCostPolicySpec, MLCostPolicyStatus
+from mlcost.api.v1alpha1.mlcostpolicy import CostKind, MLCostPolicySpec, MLCostPolicyStatus
 from mlcost.domain.enforcement import VIOLATION_TAG
-from mlcost.embedded.server import EmbeddedAws
+from mlcost.embedded.server import DEFAULT_ACCOUNT_ID, EmbeddedAws
 from mlcost.reconcile.policy import PolicyReconciler, PolicyResult
 from mlcost.reconcile.results import ObjectRef
 from tests.conftest import client_of
@@ -60,14 +61,14 @@ def endpoint(sagemaker: Any, name: str, capacity: dict[str, Any] | None = None, 
     sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-c", Tags=tags)
 
 
-def training_job(sagemaker: Any, name: str, *, spot: bool) -> None:
+def training_job(sagemaker: Any, name: str, *, spot: bool, instance_type: str = "ml.m5.xlarge") -> None:
     stopping = {"MaxRuntimeInSeconds": 3600, **({"MaxWaitTimeInSeconds": 7200} if spot else {})}
     sagemaker.create_training_job(
         TrainingJobName=name,
         AlgorithmSpecification={"TrainingImage": IMAGE, "TrainingInputMode": "File"},
         RoleArn=ROLE,
         OutputDataConfig={"S3OutputPath": "s3://b/o"},
-        ResourceConfig={"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 10},
+        ResourceConfig={"InstanceType": instance_type, "InstanceCount": 1, "VolumeSizeInGB": 10},
         StoppingCondition=stopping,
         EnableManagedSpotTraining=spot,
         Tags=[{"Key": k, "Value": v} for k, v in TEAM.items()],
@@ -537,3 +538,47 @@ def test_each_rule_in_both_modes(
         assert reasons == []
     else:
         assert reasons == ["ViolationMarked", enforced]
+
+
+def billed(name: str, *, training: int, billable: int) -> None:
+    """What SageMaker reports for a finished job; moto never sets these times, so set them on its job."""
+    job = sagemaker_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].training_jobs[name]
+    setattr(job, "training_time_in_seconds", training)  # noqa: B010 (moto declares no such field)
+    setattr(job, "billable_time_in_seconds", billable)  # noqa: B010
+
+
+def test_finished_jobs_show_what_they_cost_once_and_unpriced_ones_say_why(
+    sweep: Sweeper, sagemaker: Any
+) -> None:
+    notebook(sagemaker, "fraud-nb", "ml.m5.xlarge")  # running: $0.23/h x 730 h a month
+    training_job(sagemaker, "fraud-spot", spot=True)
+    billed("fraud-spot", training=36000, billable=14400)  # Managed Spot: billed 4 h of 10 h
+    training_job(sagemaker, "fraud-plain", spot=False)
+    billed("fraud-plain", training=3600, billable=3600)
+    # The shipped catalogue knows ml.p3.2xlarge only "for notebook or training", not for training.
+    training_job(sagemaker, "fraud-p3", spot=False, instance_type="ml.p3.2xlarge")
+    billed("fraud-p3", training=600, billable=600)
+
+    result = sweep(policy("Audit", tagging={"required": [{"key": "owner"}]}))
+
+    compliance = result.status.compliance
+    assert compliance is not None
+    shown = [(i.name, i.cost, i.cost_kind, i.monthly_cost) for i in compliance.items]
+    assert shown == [
+        ("fraud-nb", Decimal("167.90"), CostKind.MONTHLY, Decimal("167.90")),
+        # 4 billable hours x $0.23/h, once; it costs nothing more per month.
+        ("fraud-spot", Decimal("0.92"), CostKind.ONE_OFF, Decimal(0)),
+        ("fraud-plain", Decimal("0.23"), CostKind.ONE_OFF, Decimal(0)),
+        ("fraud-p3", None, CostKind.ONE_OFF, Decimal(0)),
+    ]
+    spot = compliance.items[1].cost_basis or ""
+    assert spot.startswith("14400 billable s, Managed Spot x 1 x $0.23/h ml.m5.xlarge training us-east-1")
+    unpriced = compliance.items[3].cost_basis or ""
+    assert unpriced.startswith(
+        "unknown: the price catalogue has no price for training ml.p3.2xlarge in us-east-1"
+    )
+    assert "MLCOST_PRICE_CATALOGUE" in unpriced
+    # The status as written to Kubernetes: an unknown cost is absent, never 0; its kind says once.
+    written = result.status.compliance.model_dump(mode="json", by_alias=True, exclude_none=True)  # type: ignore[union-attr]
+    assert written["items"][3]["costKind"] == "OneOff" and "cost" not in written["items"][3]
+    assert written["items"][1]["cost"] == "0.92"

@@ -8,7 +8,7 @@ from mlcost.api.v1alpha1.mlcostpolicy import Enforcement
 from mlcost.domain.enforcement import VIOLATION_TAG, ActionKind, format_time, plan_enforcement
 from mlcost.domain.governance import evaluate
 from mlcost.domain.inventory import Inventory, SageMakerResource
-from tests.unit.test_governance import CATALOGUE, FRIDAY, NB, TAGS, resource, spec
+from tests.unit.test_governance import CATALOGUE, FRIDAY, NB, TAGS, TJ, resource, spec
 
 RULES = spec(
     notebooks={"maxUptime": "12h"}, tagging={"required": [{"key": "owner"}], "defaults": {"owner": "ml"}}
@@ -79,3 +79,29 @@ def test_actions_are_capped_money_first() -> None:
     assert kinds(result)[0] == (ActionKind.STOP, "nb-due")
     assert len(result.actions) == 2
     assert sum("maxActionsPerSweep 2 reached" in note for note in result.pending.values()) >= 2
+
+
+def test_unknown_price_acts_after_every_known_one_even_zero() -> None:
+    due = {**TAGS, "owner": "x", VIOLATION_TAG: format_time(FRIDAY - timedelta(days=2))}
+    # Both stop for maxUptime; neither is cheaper than the other as far as anyone knows, but
+    # a known price comes first: an unknown one is not "below $0".
+    unknown = resource(NB, "nb-a-unknown", started=LONG, tags=due, instance_type="ml.t2.medium")
+    known = resource(NB, "nb-z-known", started=LONG, tags=due)
+    result = plan(unknown, known, cap=1)
+    assert kinds(result) == [(ActionKind.STOP, "nb-z-known")]
+    assert "maxActionsPerSweep 1 reached" in result.pending[(NB, "nb-a-unknown")]
+
+
+def test_finished_job_tagging_is_ordered_by_what_it_cost_once() -> None:
+    # Completed jobs cost $0/month; what they cost once ranks them (2 h vs 1 h billable).
+    jobs = [
+        resource(TJ, "job-small", status="Completed", billable_seconds=3600, tags={"team": "fraud"}),
+        resource(TJ, "job-big", status="Completed", billable_seconds=7200, tags={"team": "fraud"}),
+        resource(TJ, "job-unknown", status="Completed", tags={"team": "fraud"}),
+    ]
+    result = plan(*jobs)
+    assert kinds(result) == [
+        (ActionKind.ADD_TAGS, "job-big"),
+        (ActionKind.ADD_TAGS, "job-small"),
+        (ActionKind.ADD_TAGS, "job-unknown"),
+    ]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from mlcost.api.v1alpha1.mlcostpolicy import MLCostPolicySpec, ResourceType
+from mlcost.api.v1alpha1.mlcostpolicy import CostKind, MLCostPolicySpec, ResourceType
 from mlcost.domain.catalogue import Price, PriceCatalogue, Usage
 from mlcost.domain.governance import (
     Remedy,
@@ -372,8 +372,98 @@ def test_unknown_price_is_unknown_not_zero_and_sorted_last() -> None:
     policy = spec(tagging={"required": [{"key": "project"}]})
     result = evaluate(policy, inventory, now=FRIDAY, catalogue=CATALOGUE)
     assert [v.resource.name for v in result.violations] == ["fraud-gpu", "fraud-cheap", "fraud-mystery"]
-    assert result.cost_of(unknown).monthly is None
-    assert "no known notebook price" in result.cost_of(unknown).note
+    cost = result.cost_of(unknown)
+    assert (cost.monthly, cost.amount, cost.shown()) == (None, None, "unknown")
+    # It says which price is missing and how to supply it.
+    assert cost.note.startswith(
+        "unknown: the price catalogue has no price for notebook ml.t2.medium in us-east-1"
+    )
+    assert "MLCOST_PRICE_CATALOGUE" in cost.note
+
+
+def test_unknown_ranks_after_every_known_figure_not_as_zero_and_one_off_by_its_sum() -> None:
+    stopped = resource(NB, "fraud-stopped", status="Stopped", tags={"team": "fraud"})  # known $0/month
+    unknown = resource(NB, "fraud-mystery", instance_type="ml.t2.medium", tags={"team": "fraud"})
+    unpriced_job = resource(
+        TJ, "fraud-odd-job", status="Completed", instance_type="ml.g5.2xlarge", billable_seconds=9000
+    )
+    # 2 instances x 7200 billable s x $0.23/h = $0.92, once.
+    job = resource(TJ, "fraud-job", status="Completed", instance_count=2, billable_seconds=7200)
+    running = resource(NB, "fraud-running", tags={"team": "fraud"})  # $0.23/h x 730 h
+    inventory = Inventory("1", "us-east-1", FRIDAY, (unknown, unpriced_job, stopped, job, running))
+    policy = spec(tagging={"required": [{"key": "owner"}]})
+    result = evaluate(policy, inventory, now=FRIDAY, catalogue=CATALOGUE)
+    assert [(v.resource.name, result.cost_of(v.resource).shown()) for v in result.violations] == [
+        ("fraud-running", "$167.90/month"),
+        ("fraud-job", "$0.92 once"),
+        ("fraud-stopped", "$0/month"),
+        ("fraud-mystery", "unknown"),
+        ("fraud-odd-job", "unknown"),
+    ]
+
+
+M5_TRAINING = "$0.23/h ml.m5.xlarge training us-east-1 (source TEST, as of 2026-01-01)"
+
+
+@pytest.mark.parametrize(
+    ("fields", "kind", "one_off", "monthly", "note"),
+    [
+        # Running: what it costs per month, nothing once yet.
+        ({"status": "InProgress"}, CostKind.MONTHLY, None, Decimal("167.90"), f"1 x {M5_TRAINING}"),
+        (
+            {"status": "Completed", "billable_seconds": 3600},
+            CostKind.ONE_OFF,
+            Decimal("0.23"),
+            Decimal(0),
+            f"3600 billable s x 1 x {M5_TRAINING} (ended Completed, nothing more per month)",
+        ),
+        # Managed Spot bills its billable seconds, not its training seconds: 1290 s, not 3600.
+        (
+            {"status": "Completed", "managed_spot": True, "training_seconds": 3600, "billable_seconds": 1290},
+            CostKind.ONE_OFF,
+            Decimal("0.08"),
+            Decimal(0),
+            "1290 billable s, Managed Spot x 1 x $0.23/h",
+        ),
+        # Billable time is per instance.
+        (
+            {"status": "Stopped", "instance_count": 4, "billable_seconds": 36000},
+            CostKind.ONE_OFF,
+            Decimal("9.20"),
+            Decimal(0),
+            "36000 billable s x 4 x $0.23/h",
+        ),
+        (
+            {"status": "Failed", "billable_seconds": 0},
+            CostKind.ONE_OFF,
+            Decimal("0.00"),
+            Decimal(0),
+            "0 billable s",
+        ),
+        (
+            {"status": "Completed"},
+            CostKind.ONE_OFF,
+            None,
+            Decimal(0),
+            "unknown: SageMaker reported no BillableTimeInSeconds",
+        ),
+        (
+            {"status": "Completed", "instance_type": "ml.g5.2xlarge", "billable_seconds": 60},
+            CostKind.ONE_OFF,
+            None,
+            Decimal(0),
+            "unknown: the price catalogue has no price for training ml.g5.2xlarge in us-east-1",
+        ),
+    ],
+)
+def test_what_a_training_job_costs(
+    fields: dict[str, Any], kind: CostKind, one_off: Decimal | None, monthly: Decimal, note: str
+) -> None:
+    job = resource(TJ, "fraud-job", **fields)
+    result = evaluate(spec(), Inventory("1", "us-east-1", FRIDAY, (job,)), now=FRIDAY, catalogue=CATALOGUE)
+    cost = result.cost_of(job)
+    assert (cost.kind, cost.one_off, cost.monthly) == (kind, one_off, monthly)
+    assert note in cost.note
 
 
 @pytest.mark.parametrize(

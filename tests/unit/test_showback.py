@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
+from mlcost.api.v1alpha1.mlcostreport import SageMakerUsage
 from mlcost.domain.showback import (
     GroupedSpend,
-    SageMakerUsage,
     SavingsPlan,
     SavingsPlanRecommendation,
     SpendGroup,

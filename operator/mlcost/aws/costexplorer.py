@@ -11,10 +11,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from mlcost.api.v1alpha1.mlcostreport import SageMakerUsage
 from mlcost.aws.errors import aws_call, error_code
 from mlcost.domain.showback import (
     GroupedSpend,
-    SageMakerUsage,
     SavingsPlanRecommendation,
     SpendGroup,
     untagged_group,

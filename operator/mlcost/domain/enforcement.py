@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 
 from mlcost.api.types import format_duration
@@ -98,9 +99,9 @@ def plan_enforcement(
     return plan
 
 
-def _cost_rank(evaluation: Evaluation, resource: SageMakerResource) -> tuple[int, float, str]:
-    monthly = evaluation.cost_of(resource).monthly
-    return (0 if monthly is not None else 1, -float(monthly or 0), resource.name)
+def _cost_rank(evaluation: Evaluation, resource: SageMakerResource) -> tuple[tuple[int, Decimal], str]:
+    # Most expensive first; a resource whose price is unknown after every known one, not as if $0.
+    return (evaluation.cost_of(resource).rank, resource.name)
 
 
 def _resource_actions(

@@ -13,6 +13,7 @@ from enum import StrEnum
 from mlcost.api.hours import WeeklyHours
 from mlcost.api.types import format_duration
 from mlcost.api.v1alpha1.mlcostpolicy import (
+    CostKind,
     IdleAction,
     MLCostPolicySpec,
     ResourceType,
@@ -27,6 +28,10 @@ RUNNING = {
     ResourceType.ENDPOINT: "InService",
 }
 FINISHED_TRAINING = frozenset({"Completed", "Stopped"})
+# A job that ended, however it ended, was billed once for its billable time.
+ENDED_TRAINING = FINISHED_TRAINING | {"Failed"}
+# What a figure says when there is none: never $0, which would read as free and rank last.
+UNKNOWN = "unknown"
 _USAGE = {
     ResourceType.ENDPOINT: Usage.HOSTING,
     ResourceType.NOTEBOOK_INSTANCE: Usage.NOTEBOOK,
@@ -62,10 +67,35 @@ class Remedy(StrEnum):
 
 @dataclass(frozen=True)
 class Cost:
-    """What a resource costs per month while it runs, and which price says so."""
+    """What a resource costs, and which price says so.
+
+    `monthly` is what it costs per month while it keeps running as it is (0 when it does not
+    run); a finished training job also has `one_off`, what it cost once, and is ranked by that.
+    A note of an unknown figure starts with "unknown:" and says which price is missing.
+    """
 
     monthly: Decimal | None  # None: no known price, never 0 for unknown
     note: str
+    kind: CostKind = CostKind.MONTHLY
+    one_off: Decimal | None = None  # kind OneOff only; None: unknown
+
+    @property
+    def amount(self) -> Decimal | None:
+        """The figure of its kind: monthly for Monthly, one_off for OneOff; None when unknown."""
+        return self.one_off if self.kind is CostKind.ONE_OFF else self.monthly
+
+    @property
+    def rank(self) -> tuple[int, Decimal]:
+        """Sort key, most expensive first; unknown after every known figure (not as if $0)."""
+        amount = self.amount
+        return (0, -amount) if amount is not None else (1, Decimal(0))
+
+    def shown(self) -> str:
+        """The figure in words: "$12.34/month", "$5.67 once" or "unknown"."""
+        amount = self.amount
+        if amount is None:
+            return UNKNOWN
+        return f"${amount} once" if self.kind is CostKind.ONE_OFF else f"${amount}/month"
 
 
 # Where SageMaker publishes endpoint traffic (AWS docs, "Amazon SageMaker AI metrics in Amazon
@@ -186,7 +216,7 @@ class Evaluation:
     idle_not_judged: list[NotJudged] = field(default_factory=list)
 
     def cost_of(self, resource: SageMakerResource) -> Cost:
-        return self.costs.get((resource.type, resource.name), Cost(None, "price unknown"))
+        return self.costs.get((resource.type, resource.name), Cost(None, f"{UNKNOWN}: not priced"))
 
 
 def in_scope(resource: SageMakerResource, scope: Scope | None) -> bool:
@@ -198,8 +228,25 @@ def in_scope(resource: SageMakerResource, scope: Scope | None) -> bool:
     return by_tags or by_name
 
 
+def _unknown_price(
+    resource: SageMakerResource,
+    instance_type: str | None,
+    usage: Usage,
+    catalogue: PriceCatalogue,
+    region: str,
+) -> str:
+    if not instance_type:
+        return f"{UNKNOWN}: SageMaker reported no instance type for {resource.type.value} {resource.name}"
+    why = catalogue.explain_missing([(instance_type, region, usage)])
+    return f"{UNKNOWN}: {why or f'no {usage.value} price for {instance_type} in {region}'}"
+
+
 def running_cost(resource: SageMakerResource, catalogue: PriceCatalogue, region: str) -> Cost:
-    """Monthly cost if the resource keeps running as it is now; 0 when it is not running."""
+    """Monthly cost if the resource keeps running as it is now; 0 when it is not running.
+
+    A training job that ended also gets what it cost, once (job_cost)."""
+    if resource.type is ResourceType.TRAINING_JOB and resource.status in ENDED_TRAINING:
+        return job_cost(resource, catalogue, region)
     if resource.status != RUNNING[resource.type]:
         return Cost(Decimal(0), f"not running ({resource.status})")
     usage = _USAGE[resource.type]
@@ -211,10 +258,42 @@ def running_cost(resource: SageMakerResource, catalogue: PriceCatalogue, region:
     for instance_type, count in units:
         price = catalogue.price(instance_type, region, usage) if instance_type else None
         if price is None:
-            return Cost(None, f"no known {usage.value} price for {instance_type} in {region}")
+            return Cost(None, _unknown_price(resource, instance_type, usage, catalogue, region))
         total += price.hourly_usd * count * HOURS_PER_MONTH
         notes.append(f"{count} x {price.describe()}")
     return Cost(total.quantize(Decimal("0.01")), "; ".join(notes))
+
+
+def job_cost(resource: SageMakerResource, catalogue: PriceCatalogue, region: str) -> Cost:
+    """What a training job that ended cost: BillableTimeInSeconds x InstanceCount x hourly price.
+
+    SageMaker bills BillableTimeInSeconds per instance (botocore's DescribeTrainingJob docs:
+    "Multiply BillableTimeInSeconds by the number of instances"); for Managed Spot jobs it is
+    the time actually billed, shorter than the training time, so the same product holds.
+    It costs nothing more per month: monthly stays 0.
+    """
+    ended = f"ended {resource.status}, nothing more per month"
+    seconds = resource.billable_seconds
+    if seconds is None:
+        return Cost(
+            Decimal(0),
+            f"{UNKNOWN}: SageMaker reported no BillableTimeInSeconds for the job ({ended})",
+            CostKind.ONE_OFF,
+        )
+    price = (
+        catalogue.price(resource.instance_type, region, Usage.TRAINING) if resource.instance_type else None
+    )
+    if price is None:
+        why = _unknown_price(resource, resource.instance_type, Usage.TRAINING, catalogue, region)
+        return Cost(Decimal(0), f"{why} ({ended})", CostKind.ONE_OFF)
+    total = price.hourly_usd * resource.instance_count * seconds / 3600
+    spot = ", Managed Spot" if resource.managed_spot else ""
+    return Cost(
+        Decimal(0),
+        f"{seconds} billable s{spot} x {resource.instance_count} x {price.describe()} ({ended})",
+        CostKind.ONE_OFF,
+        total.quantize(Decimal("0.01")),
+    )
 
 
 def evaluate(
@@ -265,10 +344,10 @@ def evaluate(
     return result
 
 
-def _expense_order(cost: Cost, violation: Violation) -> tuple[int, Decimal, str, str]:
-    # Most expensive first; unknown prices after known ones, never counted as 0.
-    known = 0 if cost.monthly is not None else 1
-    return (known, -(cost.monthly or Decimal(0)), violation.resource.name, violation.rule.value)
+def _expense_order(cost: Cost, violation: Violation) -> tuple[tuple[int, Decimal], str, str]:
+    # Most expensive first, by the figure of each cost's kind (a finished job by what it cost
+    # once); unknown figures after every known one, never counted as 0.
+    return (cost.rank, violation.resource.name, violation.rule.value)
 
 
 def _breach(

@@ -10,21 +10,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from enum import StrEnum
+
+# One enum for the API and the logic: the usage groups are part of the contract (status, metrics).
+from mlcost.api.v1alpha1.mlcostreport import SageMakerUsage
 
 TENTH = Decimal("0.1")
-
-
-class SageMakerUsage(StrEnum):
-    """The kinds of SageMaker usage a showback panel stacks (see docs/showback.md "Usage groups")."""
-
-    HOSTING = "Hosting"
-    TRAINING = "Training"
-    NOTEBOOK_INSTANCES = "NotebookInstances"
-    STUDIO = "Studio"
-    PROCESSING = "Processing"
-    BATCH_TRANSFORM = "BatchTransform"
-    OTHER = "Other"
 
 
 # Cost Explorer's USAGE_TYPE of "Amazon SageMaker" is "<region code>-<component>:<detail>", e.g.

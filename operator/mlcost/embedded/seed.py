@@ -223,12 +223,14 @@ def _inference_recommender_job(aws: EmbeddedAws, sagemaker: Any, account_id: str
 
 
 def _report_billed_time(account_id: str, region: str) -> None:
-    """What SageMaker reports for finished spot jobs; moto never sets these times itself."""
+    """What SageMaker reports for finished jobs (spot: billed less than trained; on-demand: billed
+    what it trained); moto never sets these times itself."""
     from moto.sagemaker.models import sagemaker_backends
 
     jobs = sagemaker_backends[account_id][region].training_jobs
     for name, training, billable in (
         ("fraud-xgb-2026-11-20", 3600, 1290),
+        ("fraud-xgb-2026-11-24", 2700, 2700),
         ("fraud-dl-2026-11-25", 14400, 4750),
     ):
         setattr(jobs[name], "training_time_in_seconds", training)  # noqa: B010 (moto has no such field)

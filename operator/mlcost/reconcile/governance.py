@@ -343,6 +343,8 @@ def _not_judged_item(
         since=seen_before.get((resource.type, resource.name, IDLE_NOT_JUDGED)) or now,
         monthly_cost=cost.monthly,
         cost_basis=cost.note,
+        cost=cost.amount,
+        cost_kind=cost.kind,
     )
 
 
@@ -377,5 +379,7 @@ def _item(
         since=since,
         monthly_cost=cost.monthly,
         cost_basis=cost.note,
+        cost=cost.amount,
+        cost_kind=cost.kind,
         pending_action=pending if violation.remedy is not Remedy.REPORT else None,
     )

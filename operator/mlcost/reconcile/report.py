@@ -36,7 +36,6 @@ from mlcost.domain.showback import (
     plans_expiring,
     untagged_group,
 )
-from mlcost.domain.showback import SageMakerUsage as DomainUsage
 from mlcost.domain.spend import BudgetPeriod, CostExplorerCache, Spend, SpendKey, budget_period
 from mlcost.reconcile.base import Reconciler
 from mlcost.reconcile.policy import SharedTagStatus
@@ -265,7 +264,7 @@ class ReportReconciler(Reconciler):
             or at.date() + timedelta(days=1) != key.end
         ):
             return
-        groups = tuple(SpendGroup(g.group, DomainUsage(g.usage.value), g.amount) for g in previous.groups)
+        groups = tuple(SpendGroup(g.group, g.usage, g.amount) for g in previous.groups)
         grouped = GroupedSpend(key.start, key.end, key.tag_key, groups, previous.total, at)
         self._remember(key, at, grouped, now)
         if previous.forecast is not None:

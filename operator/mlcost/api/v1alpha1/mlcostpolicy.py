@@ -510,6 +510,13 @@ class BudgetStatus(ApiModel):
     )
 
 
+class CostKind(StrEnum):
+    """What a compliance item's `cost` is: a monthly figure or a one-off sum."""
+
+    MONTHLY = "Monthly"  # what a resource costs per month if it keeps running as it is now
+    ONE_OFF = "OneOff"  # what a finished training job cost, once (billable seconds x price)
+
+
 class ComplianceItem(ApiModel):
     """One violation of one rule by one resource."""
 
@@ -531,9 +538,30 @@ class ComplianceItem(ApiModel):
     )
     cost_basis: str | None = Field(
         default=None,
-        description="Which price monthlyCost comes from (instance type, region, source, as-of date).",
+        description=(
+            "Which price monthlyCost and cost come from (instance type, region, source, as-of date; "
+            "billable seconds for a finished training job); when the cost is unknown it starts with "
+            '"unknown:" and says which price (instance type, usage, region) the price catalogue lacks '
+            "and how to supply it."
+        ),
     )
     pending_action: str | None = Field(default=None, description="What waits, and until when.")
+    cost: Money | None = Field(
+        default=None,
+        description=(
+            "USD the item is ranked by (items are listed most expensive first, unknown costs after every "
+            "known one): per month for a running or stopped resource (then equal to monthlyCost), or "
+            "once for a finished training job (its billable seconds x instance count x hourly price; "
+            "Managed Spot jobs too). Absent when unknown: costBasis says why."
+        ),
+    )
+    cost_kind: CostKind | None = Field(
+        default=None,
+        description=(
+            "What cost is: Monthly (per month while the resource runs as it is now) or OneOff (what a "
+            "finished training job cost). Set whether or not the amount is known."
+        ),
+    )
 
 
 class ComplianceStatus(ApiModel):
