@@ -29,11 +29,11 @@ from mlcost.domain.budget import Blocker
 from mlcost.domain.errors import MlcostError
 from mlcost.domain.spend import SpendCache
 from mlcost.embedded.server import EmbeddedAws
-from mlcost.reconcile.policy import PolicyReconciler
 from mlcost.reconcile.report import ReportReconciler
 from mlcost.reconcile.results import ObjectRef
 from tests.conftest import client_of
-from tests.reconcile.conftest import policy_spec
+from tests.deploy.test_flux_kstatus import reconcile_policy as reconciled_policy_status
+from tests.reconcile.test_budget_lifecycle import create_foreign_budget
 
 lupa = pytest.importorskip("lupa.lua51", reason="pip install 'lupa>=2.0' to run the Argo CD health Lua")
 
@@ -228,20 +228,8 @@ def test_a_rollout_in_progress_is_progressing_and_its_outcome_healthy() -> None:
 
 
 def reconcile_policy(aws: EmbeddedAws, endpoint_url: str | None = None) -> dict[str, Any]:
-    sessions = AwsSessions(
-        default_region="us-east-1",
-        endpoint_url=endpoint_url or aws.endpoint_url,
-        max_attempts=1,
-        recorder=CountingRecorder(),
-        base_session=boto3.Session(
-            aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
-        ),
-        connect_timeout=1,
-        read_timeout=5,
-    )
-    reconciler = PolicyReconciler(sessions, SpendCache(timedelta(hours=1)))
-    result = reconciler.reconcile(ObjectRef("team-fraud", "fraud", generation=2), policy_spec(), None)
-    return policy(result.status)
+    """The policy as the API server stores it after PolicyReconciler wrote its status."""
+    return {**policy(None), "status": reconciled_policy_status(aws, endpoint_url=endpoint_url)}
 
 
 def test_statuses_from_the_reconcile_code(embedded_aws: EmbeddedAws) -> None:
@@ -254,15 +242,7 @@ def test_statuses_from_the_reconcile_code(embedded_aws: EmbeddedAws) -> None:
 
     # Someone made a budget of that name in the console: the operator will not take it over.
     embedded_aws.reset()
-    client_of(embedded_aws, "budgets").create_budget(
-        AccountId="123456789012",
-        Budget={
-            "BudgetName": "team-fraud-fraud",
-            "BudgetLimit": {"Amount": "10", "Unit": "USD"},
-            "TimeUnit": "MONTHLY",
-            "BudgetType": "COST",
-        },
-    )
+    create_foreign_budget(client_of(embedded_aws, "budgets"), "team-fraud-fraud")
     state, message = health(POLICY, reconcile_policy(embedded_aws))
     assert (state, message.split(":")[0]) == ("Degraded", "BudgetNotOwned")
 
