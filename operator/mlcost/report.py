@@ -131,19 +131,23 @@ def compliance_report(results: list[tuple[ObjectRef, PolicyResult]]) -> str:
             f"  idle endpoints waste ${compliance.idle_monthly_waste}/month; "
             f"Managed Spot saved {spot} on {compliance.spot_jobs or 0} finished job(s)"
         )
+        # A cell says "unknown"; why (which price is missing) is said once below the table.
+        costs = [cost_words(item) for item in compliance.items]
         rows = [
             [
                 item.resource_type.value,
                 item.name,
                 item.rule,
-                cost_words(item),  # labelled: per month, one-off, or unknown and why
+                "unknown" if cost.startswith("unknown") else cost,  # per month or one-off
                 item.action or "-",
                 item.detail[:70],
             ]
-            for item in compliance.items
+            for item, cost in zip(compliance.items, costs, strict=True)
         ]
         if rows:
             blocks.append(table(["TYPE", "NAME", "RULE", "COST", "ACTION", "DETAIL"], rows))
+        unknown = sorted({cost for cost in costs if cost.startswith("unknown")})
+        blocks.extend(f"  cost {why} (set MLCOST_PRICE_CATALOGUE to supply it)" for why in unknown)
         violations_listed = sum(1 for item in compliance.items if item.rule in compliance.by_rule)
         if compliance.violations > violations_listed:
             # The status keeps the most expensive MAX_ITEMS; say so rather than cut silently.

@@ -156,7 +156,12 @@ def test_demo_once_creates_budget_and_shows_spend() -> None:
     assert "  $595.68/month  " in findings[("Endpoint", "fraud-scorer", "InstanceTypeNotAllowed")]
     assert " one-off  " in findings[("TrainingJob", "fraud-dl-2026-11-25", "MaxRuntimeExceeded")]
     unknown = findings[("NotebookInstance", "fraud-gpu-experiments", "InstanceTypeNotAllowed")]
-    assert "  unknown: " in unknown and "ml.p3.2xlarge" in unknown
+    assert "  unknown  " in unknown
+    # ...and why, once: which price is missing and how to supply it.
+    assert (
+        "  cost unknown: the price catalogue has no price for notebook ml.p3.2xlarge in us-east-1 "
+        "(set MLCOST_PRICE_CATALOGUE to supply it)" in run.stdout.splitlines()
+    )
     assert (
         "team-fraud/fraud-scorer  AllTraffic  ml.c5.2xlarge x2  595.68   ml.c5.xlarge x1  446.76"
         in run.stdout
