@@ -25,6 +25,8 @@ from mlcost.embedded.server import DEFAULT_ACCOUNT_ID, EmbeddedAws
 from mlcost.embedded.shapes import validate_input, validate_output
 
 from .conftest import ClientFactory
+from .test_embedded_aws import endpoint_config
+from .test_showback_aws import plan
 
 ACCOUNT = DEFAULT_ACCOUNT_ID
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/sagemaker"
@@ -191,24 +193,9 @@ def _savingsplans(make: ClientFactory, aws: EmbeddedAws) -> None:
     sp.describe_savings_plans(states=["active", "retired"], nextToken=page["nextToken"], maxResults=1)
 
 
-SAGEMAKER_PLAN: dict[str, Any] = {
-    "offeringId": "6a6f8b54-0001",
-    "savingsPlanId": "sp-1",
-    "savingsPlanArn": f"arn:aws:savingsplans::{ACCOUNT}:savingsplan/sp-1",
-    "description": "1 year No Upfront SageMaker Savings Plan",
-    "start": "2026-01-15T10:21:04.000Z",
-    "end": "2027-01-15T10:21:03.000Z",
-    "state": "active",
-    "savingsPlanType": "SageMaker",
-    "paymentOption": "No Upfront",
-    "productTypes": ["SageMaker"],
-    "currency": "USD",
-    "commitment": "1.5",
-    "upfrontPaymentAmount": "0.0",
-    "recurringPaymentAmount": "1.5",
-    "termDurationInSeconds": 31536000,
-    "tags": {"team": "platform"},
-}
+SAGEMAKER_PLAN = plan(
+    "sp-1", description="1 year No Upfront SageMaker Savings Plan", tags={"team": "platform"}
+)
 
 
 def _pricing(make: ClientFactory, aws: EmbeddedAws) -> None:
@@ -227,21 +214,6 @@ def _pricing(make: ClientFactory, aws: EmbeddedAws) -> None:
     )
 
 
-def _endpoint_config(sm: Any, name: str, instance_type: str) -> None:
-    sm.create_endpoint_config(
-        EndpointConfigName=name,
-        ProductionVariants=[
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": "fraud-model",
-                "InstanceType": instance_type,
-                "InitialInstanceCount": 1,
-                "InitialVariantWeight": 1.0,
-            }
-        ],
-    )
-
-
 def _sagemaker(make: ClientFactory, aws: EmbeddedAws) -> None:
     sm = make("sagemaker")
     sm.create_model(
@@ -249,8 +221,8 @@ def _sagemaker(make: ClientFactory, aws: EmbeddedAws) -> None:
         ExecutionRoleArn=ROLE,
         PrimaryContainer={"Image": "123.dkr.ecr.us-east-1.amazonaws.com/fraud:1"},
     )
-    _endpoint_config(sm, "fraud-v1", "ml.m5.xlarge")
-    _endpoint_config(sm, "fraud-v2", "ml.c5.xlarge")
+    endpoint_config(sm, "fraud-v1", "ml.m5.xlarge")
+    endpoint_config(sm, "fraud-v2", "ml.c5.xlarge")
     sm.create_endpoint(EndpointName="fraud-scorer", EndpointConfigName="fraud-v1")
     sm.update_endpoint(EndpointName="fraud-scorer", EndpointConfigName="fraud-v2")
     sm.describe_endpoint(EndpointName="fraud-scorer")  # Updating
@@ -291,7 +263,7 @@ def _autoscaling(make: ClientFactory, aws: EmbeddedAws) -> None:
         ExecutionRoleArn=ROLE,
         PrimaryContainer={"Image": "123.dkr.ecr.us-east-1.amazonaws.com/fraud:1"},
     )
-    _endpoint_config(sm, "fraud-v1", "ml.m5.xlarge")
+    endpoint_config(sm, "fraud-v1", "ml.m5.xlarge")
     sm.create_endpoint(EndpointName="fraud-scorer", EndpointConfigName="fraud-v1")
     target = {
         "ServiceNamespace": "sagemaker",

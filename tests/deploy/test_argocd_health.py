@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import yaml
 
@@ -23,7 +22,6 @@ from mlcost.api.common import ConditionStatus
 from mlcost.api.v1alpha1.endpointrightsizing import EndpointRightsizingStatus, Rollout, RolloutPhase
 from mlcost.api.v1alpha1.mlcostpolicy import MLCostPolicyStatus
 from mlcost.api.v1alpha1.mlcostreport import MLCostReportSpec, MLCostReportStatus
-from mlcost.aws.session import AwsSessions, CountingRecorder
 from mlcost.domain import conditions as cond
 from mlcost.domain.budget import Blocker
 from mlcost.domain.errors import MlcostError
@@ -33,6 +31,7 @@ from mlcost.reconcile.report import ReportReconciler
 from mlcost.reconcile.results import ObjectRef
 from tests.conftest import client_of
 from tests.deploy.test_flux_kstatus import reconcile_policy as reconciled_policy_status
+from tests.reconcile.conftest import embedded_sessions
 from tests.reconcile.test_budget_lifecycle import create_foreign_budget
 
 lupa = pytest.importorskip("lupa.lua51", reason="pip install 'lupa>=2.0' to run the Argo CD health Lua")
@@ -279,17 +278,7 @@ def test_report_findings_stay_healthy_and_are_named() -> None:
 
 
 def reconcile_report(aws: EmbeddedAws) -> dict[str, Any]:
-    sessions = AwsSessions(
-        default_region="us-east-1",
-        endpoint_url=aws.endpoint_url,
-        max_attempts=1,
-        recorder=CountingRecorder(),
-        base_session=boto3.Session(
-            aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
-        ),
-        connect_timeout=1,
-        read_timeout=5,
-    )
+    sessions = embedded_sessions(aws.endpoint_url, max_attempts=1)
     spec = MLCostReportSpec.model_validate({"showback": {"groupByTag": "team"}})
     result = ReportReconciler(sessions, SpendCache(timedelta(hours=1))).reconcile(
         ObjectRef("mlcost-system", "showback", generation=2), spec, None

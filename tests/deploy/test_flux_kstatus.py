@@ -23,20 +23,18 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
 
 from mlcost.api.common import ConditionStatus
 from mlcost.api.v1alpha1.endpointrightsizing import EndpointRightsizingStatus
 from mlcost.api.v1alpha1.mlcostpolicy import MLCostPolicyStatus
-from mlcost.aws.session import AwsSessions, CountingRecorder
 from mlcost.domain import conditions as cond
 from mlcost.domain.spend import SpendCache
 from mlcost.embedded.server import EmbeddedAws
 from mlcost.reconcile.policy import PolicyReconciler
 from mlcost.reconcile.results import ObjectRef
 from tests.conftest import client_of
-from tests.reconcile.conftest import policy_spec
+from tests.reconcile.conftest import embedded_sessions, policy_spec
 from tests.reconcile.test_budget_lifecycle import create_foreign_budget
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -86,17 +84,7 @@ def reconcile_policy(
     aws: EmbeddedAws, generation: int = 2, endpoint_url: str | None = None
 ) -> dict[str, Any]:
     """The status PolicyReconciler writes for a budget policy, as the API server stores it."""
-    sessions = AwsSessions(
-        default_region="us-east-1",
-        endpoint_url=endpoint_url or aws.endpoint_url,
-        max_attempts=1,
-        recorder=CountingRecorder(),
-        base_session=boto3.Session(
-            aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
-        ),
-        connect_timeout=1,
-        read_timeout=5,
-    )
+    sessions = embedded_sessions(endpoint_url or aws.endpoint_url, max_attempts=1)
     reconciler = PolicyReconciler(sessions, SpendCache(timedelta(hours=1)))
     ref = ObjectRef("team-fraud", "fraud", generation=generation)
     return reconciler.reconcile(ref, policy_spec(), None).status.to_api()

@@ -39,6 +39,23 @@ def aws(embedded_aws: EmbeddedAws) -> EmbeddedAws:
     return embedded_aws
 
 
+def embedded_sessions(
+    endpoint_url: str, *, max_attempts: int = 5, recorder: CountingRecorder | None = None
+) -> AwsSessions:
+    """The operator's AWS sessions against the embedded AWS, with short timeouts for tests."""
+    return AwsSessions(
+        default_region="us-east-1",
+        endpoint_url=endpoint_url,
+        max_attempts=max_attempts,
+        recorder=recorder or CountingRecorder(),
+        base_session=boto3.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+        ),
+        connect_timeout=1,
+        read_timeout=5,
+    )
+
+
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
@@ -59,16 +76,8 @@ def make_reconciler(aws: EmbeddedAws, clock: Clock) -> ReconcilerFactory:
         recorder: CountingRecorder | None = None,
         inventory_max_age: timedelta = timedelta(minutes=2),
     ) -> PolicyReconciler:
-        sessions = AwsSessions(
-            default_region="us-east-1",
-            endpoint_url=endpoint_url or aws.endpoint_url,
-            max_attempts=max_attempts,
-            recorder=recorder or CountingRecorder(),
-            base_session=boto3.Session(
-                aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
-            ),
-            connect_timeout=1,
-            read_timeout=5,
+        sessions = embedded_sessions(
+            endpoint_url or aws.endpoint_url, max_attempts=max_attempts, recorder=recorder
         )
         return PolicyReconciler(
             sessions,

@@ -8,18 +8,17 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import boto3
 import pytest
 
 from mlcost.api.v1alpha1.mlcostreport import MLCostReportSpec
-from mlcost.aws.session import AwsSessions, CountingRecorder
+from mlcost.aws.session import CountingRecorder
 from mlcost.domain import conditions as cond
 from mlcost.domain.spend import SpendCache
 from mlcost.embedded.server import EmbeddedAws
 from mlcost.reconcile.report import ReportReconciler, ReportResult
 from mlcost.reconcile.results import ObjectRef
 from tests.conftest import client_of
-from tests.reconcile.conftest import Clock, mutating_calls
+from tests.reconcile.conftest import Clock, embedded_sessions, mutating_calls
 
 REF = ObjectRef("mlcost-system", "sagemaker-showback", generation=1)
 ACCOUNT = "123456789012"
@@ -44,17 +43,7 @@ def make_reports(aws: EmbeddedAws, clock: Clock) -> ReportsFactory:
     def make(
         *, cache: SpendCache | None = None, max_attempts: int = 5, recorder: CountingRecorder | None = None
     ) -> ReportReconciler:
-        sessions = AwsSessions(
-            default_region="us-east-1",
-            endpoint_url=aws.endpoint_url,
-            max_attempts=max_attempts,
-            recorder=recorder or CountingRecorder(),
-            base_session=boto3.Session(
-                aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
-            ),
-            connect_timeout=1,
-            read_timeout=5,
-        )
+        sessions = embedded_sessions(aws.endpoint_url, max_attempts=max_attempts, recorder=recorder)
         return ReportReconciler(sessions, cache or SpendCache(timedelta(hours=1)), clock=clock)
 
     return make
