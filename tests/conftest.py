@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from collections.abc import Iterator
 from typing import Any, cast
 
@@ -22,6 +23,16 @@ from mlcost.embedded.server import EmbeddedAws
 
 # Before any EmbeddedAws starts, in this process and in every process a test starts.
 os.environ[dispatch.STRICT_ENV] = "1"
+# Never the user's endpoint-config cache, also for fixtures wider than a test and for children.
+os.environ["MLCOST_CACHE_DIR"] = tempfile.mkdtemp(prefix="mlcost-cache-")
+
+
+@pytest.fixture(autouse=True)
+def _own_cache_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each test its own endpoint-config cache (the CLI's and a local operator's): never the
+    # user's, and never one that an earlier test filled.
+    monkeypatch.setenv("MLCOST_CACHE_DIR", str(tmp_path_factory.mktemp("mlcost-cache")))
+
 
 # Where the session leaves the operations the operator sent (tests/deploy/test_iam_policy.py
 # reads it on the next run; pytest's cache directory, so never committed).

@@ -120,6 +120,7 @@ def _non_negative(value: str) -> int:
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
+    from mlcost.aws.config_cache import default_cache_dir
     from mlcost.planner import plan_manifests
 
     manifests = _load_valid(args.filename, "plan")
@@ -131,6 +132,8 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         endpoint_url=args.endpoint_url,
         output=args.output,
         max_findings=args.max_findings,
+        cache_dir=None if args.no_cache else args.cache_dir or default_cache_dir(),
+        endpoint_configs=args.endpoint_configs,
     )
 
 
@@ -206,6 +209,21 @@ def build_parser() -> argparse.ArgumentParser:
         default=50,
         metavar="N",
         help="findings listed per policy (default 50; 0 = all); the output says how many were left out",
+    )
+    plan.add_argument(
+        "--cache-dir",
+        type=Path,
+        metavar="DIR",
+        help="keep described endpoint configs here (default: MLCOST_CACHE_DIR, else $XDG_CACHE_HOME/mlcost)",
+    )
+    plan.add_argument(
+        "--no-cache", action="store_true", help="neither read nor write the endpoint-config cache"
+    )
+    plan.add_argument(
+        "--endpoint-configs",
+        choices=("needed", "always"),
+        help="describe endpoint configs only for endpoint rules (needed: the default, or "
+        "MLCOST_ENDPOINT_CONFIGS) or always, so that every finding on an endpoint has a cost",
     )
     plan.set_defaults(func=_cmd_plan)
 

@@ -64,6 +64,42 @@ class Config(BaseModel):
         default=timedelta(minutes=2),
         description="Policies in one account and region share a SageMaker inventory this long.",
     )
+    endpoint_configs: Literal["needed", "always"] = Field(
+        default="needed",
+        description=(
+            "`needed`: describe endpoint configs (one DescribeEndpointConfig each, once) only in "
+            "accounts where a policy has endpoint rules (idle, allowedInstanceTypes); other findings on "
+            "endpoints then cost `unknown`. `always`: describe them everywhere, so every finding has a cost."
+        ),
+    )
+    describe_concurrency: int = Field(
+        default=8, ge=1, le=64, description="DescribeEndpointConfig calls in flight at once."
+    )
+    describe_rate: float = Field(
+        default=20.0,
+        gt=0,
+        description="DescribeEndpointConfig calls a second at most (throttled calls also back off).",
+    )
+    endpoint_config_cache: bool = Field(
+        default=True,
+        description=(
+            "Keep described endpoint configs across restarts: in the ConfigMap "
+            "mlcost-endpoint-configs-<account>-<region> of MLCOST_OPERATOR_NAMESPACE, else in "
+            "MLCOST_CACHE_DIR (default $XDG_CACHE_HOME/mlcost)."
+        ),
+    )
+    operator_namespace: str | None = Field(
+        default=None,
+        description="The operator's namespace (deploy/ sets it from the pod): where its ConfigMap cache is.",
+    )
+    max_concurrent_reconciles: int = Field(
+        default=4,
+        ge=0,
+        description=(
+            "Reconciles (of every kind together) running at once; the others wait their turn in "
+            "arrival order. 0: no bound (as many as the thread pool has threads)."
+        ),
+    )
     namespaces: list[str] = Field(
         default_factory=list,
         description="Watch only these namespaces (comma-separated); default: all.",

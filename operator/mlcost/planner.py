@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 import os
 from datetime import timedelta
+from pathlib import Path
 
 from mlcost.api.v1alpha1 import MLCostPolicy, MLCostReport
 from mlcost.api.v1alpha1.endpointrightsizing import EndpointRightsizing
 from mlcost.api.v1alpha1.mlcostpolicy import PolicyMode
+from mlcost.aws.config_cache import FileConfigStore
 from mlcost.aws.session import AwsSessions, AwsTarget
 from mlcost.config import Config
 from mlcost.domain.spend import SpendCache
@@ -31,10 +33,14 @@ def plan_manifests(
     endpoint_url: str | None,
     output: str = "text",
     max_findings: int = DEFAULT_MAX_FINDINGS,
+    cache_dir: Path | None = None,
+    endpoint_configs: str | None = None,
 ) -> int:
     """Print each object's pending changes; 0 = none, 2 = changes pending, 1 = an error.
 
     The exit code is the same for every output format, so a CI job can branch on it alone.
+    Endpoint configs described are kept in `cache_dir` (None: kept nowhere), so that the next
+    plan of the same account describes only new ones.
     """
     config = Config.from_env()
     sessions = AwsSessions(
@@ -42,7 +48,14 @@ def plan_manifests(
         endpoint_url=endpoint_url or config.aws_endpoint_url or os.environ.get("AWS_ENDPOINT_URL"),
         max_attempts=config.aws_max_attempts,
     )
-    reconciler = PolicyReconciler(sessions, SpendCache(timedelta(hours=1)))
+    reconciler = PolicyReconciler(
+        sessions,
+        SpendCache(timedelta(hours=1)),
+        config_store=FileConfigStore(cache_dir) if cache_dir else None,
+        always_describe_configs=(endpoint_configs or config.endpoint_configs) == "always",
+        describe_concurrency=config.describe_concurrency,
+        describe_rate=config.describe_rate,
+    )
     rightsizings = RightsizingReconciler(sessions, lambda: reconciler.governance.catalogue)
     plans: list[ObjectPlan] = []
     code = EXIT_OK

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import gzip
+import threading
+import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
 from moto.sagemaker.models import sagemaker_backends
 
 from mlcost.api.v1alpha1.mlcostpolicy import ResourceType
+from mlcost.aws.config_cache import (
+    CacheKey,
+    ConfigVariant,
+    EndpointConfig,
+    FileConfigStore,
+    UnusableCache,
+    decode,
+    encode,
+)
 from mlcost.aws.inventory import InventoryReader
 from mlcost.aws.session import AwsSessions, AwsTarget
 from mlcost.domain.errors import AccessDenied, MlcostError, Throttled
@@ -397,7 +409,7 @@ def test_an_empty_account_costs_three_calls(
         ("sagemaker", "Search", "AccessDeniedException", AccessDenied),
         ("sagemaker", "ListNotebookInstances", "ThrottlingException", Throttled),
         ("resourcegroupstaggingapi", "GetResources", "ThrottlingException", Throttled),
-        ("sagemaker", "DescribeEndpointConfig", "ThrottlingException", Throttled),
+        ("sagemaker", "DescribeEndpointConfig", "AccessDeniedException", AccessDenied),
     ],
 )
 def test_aws_errors_become_domain_errors_and_the_next_read_recovers(
@@ -425,41 +437,6 @@ def test_aws_errors_become_domain_errors_and_the_next_read_recovers(
     endpoint = _by_name(inventory, ResourceType.ENDPOINT)["scorer"]
     assert endpoint.instance_type == "ml.m5.xlarge"
     assert dict(_by_name(inventory, ResourceType.NOTEBOOK_INSTANCE)["eda"].tags) == TEAM
-
-
-def test_a_read_throttled_while_describing_configs_resumes_where_it_stopped(
-    reader: InventoryReader,
-    sessions: AwsSessions,
-    target: AwsTarget,
-    sagemaker: Any,
-    embedded_aws: EmbeddedAws,
-) -> None:
-    _model(sagemaker)
-    for i in range(3):
-        _config(sagemaker, f"config-{i}", [_instances("AllTraffic", "ml.m5.xlarge", 1)])
-        sagemaker.create_endpoint(EndpointName=f"endpoint-{i}", EndpointConfigName=f"config-{i}")
-    describes = 0
-
-    def throttle_the_second(**_: Any) -> None:
-        nonlocal describes
-        describes += 1
-        if describes == 2:
-            raise ClientError(
-                {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "Describe"
-            )
-
-    sessions.client("sagemaker", target).meta.events.register(
-        "before-call.sagemaker.DescribeEndpointConfig", throttle_the_second
-    )
-    with pytest.raises(Throttled):
-        reader.read(target, _now())
-    embedded_aws.reset_calls()
-
-    inventory = reader.read(target, _now())
-
-    assert {r.instance_type for r in inventory.resources} == {"ml.m5.xlarge"}
-    # config-0 was described before the throttling: only the other two are described now.
-    assert _sweep_calls(embedded_aws)[("sagemaker", "DescribeEndpointConfig")] == 2
 
 
 # ---------------------------------------------------------------------------- the embedded Search
@@ -567,3 +544,297 @@ def test_embedded_search_pages_and_sorts(five_jobs: Any) -> None:
 def test_embedded_search_rejects_ordering_on_text(five_jobs: Any) -> None:
     with pytest.raises(five_jobs.exceptions.ClientError, match="not supported for text property"):
         _names(five_jobs, _filter("TrainingJobName", "GreaterThan", "job-2"))
+
+
+# ---------------------------------------------------------------------------- endpoint configs
+
+
+def _endpoints(sm: Any, count: int, *, prefix: str = "ep") -> list[str]:
+    """`count` endpoints, each on its own config; the config names, in creation order."""
+    _model(sm)
+    names = []
+    for i in range(count):
+        name = f"{prefix}-config-{i:03d}"
+        _config(sm, name, [_instances("AllTraffic", "ml.m5.xlarge", 1 + i % 3)])
+        sm.create_endpoint(EndpointName=f"{prefix}-{i:03d}", EndpointConfigName=name)
+        names.append(name)
+    return names
+
+
+def _describes(aws: EmbeddedAws) -> int:
+    return _sweep_calls(aws)[("sagemaker", "DescribeEndpointConfig")]
+
+
+def test_a_read_without_endpoint_configs_costs_the_pages_alone(
+    reader: InventoryReader, target: AwsTarget, sagemaker: Any, embedded_aws: EmbeddedAws
+) -> None:
+    _endpoints(sagemaker, 5)
+    embedded_aws.reset_calls()
+
+    tag_only = reader.read(target, _now(), endpoint_configs=False)
+    without = _describes(embedded_aws)
+    full = reader.read(target, _now(), endpoint_configs=True)
+    with_configs = _describes(embedded_aws) - without
+    embedded_aws.reset_calls()
+    later_tag_only = reader.read(target, _now(), endpoint_configs=False)
+
+    assert without == 0
+    first = _by_name(tag_only, ResourceType.ENDPOINT)["ep-000"]
+    assert (first.instance_type, first.endpoint_kind) == (None, None)
+    assert first.config_note is not None and "no rule" in first.config_note
+    assert tag_only.unread_configs == {}  # not wanted is not missing
+    assert with_configs == 5
+    assert {r.instance_type for r in full.of_type(ResourceType.ENDPOINT)} == {"ml.m5.xlarge"}
+    # What was described once is used by later reads that do not ask for configs, at no cost.
+    assert _describes(embedded_aws) == 0
+    assert {r.endpoint_kind for r in later_tag_only.of_type(ResourceType.ENDPOINT)} == {
+        EndpointKind.REAL_TIME
+    }
+
+
+def test_configs_are_described_concurrently_once_each_in_a_deterministic_order(
+    sessions: AwsSessions, target: AwsTarget, sagemaker: Any, embedded_aws: EmbeddedAws
+) -> None:
+    configs = _endpoints(sagemaker, 30)
+    in_flight = peak = 0
+    lock = threading.Lock()
+
+    def enter(**_: Any) -> None:
+        nonlocal in_flight, peak
+        with lock:
+            in_flight += 1
+            peak = max(peak, in_flight)
+        time.sleep(0.02)  # as long as a call to AWS: the workers overlap
+
+    def leave(**_: Any) -> None:
+        nonlocal in_flight
+        with lock:
+            in_flight -= 1
+
+    client = sessions.client("sagemaker", target)
+    client.meta.events.register("before-call.sagemaker.DescribeEndpointConfig", enter)
+    client.meta.events.register("after-call.sagemaker.DescribeEndpointConfig", leave)
+    embedded_aws.reset_calls()
+
+    inventory = InventoryReader(sessions, describe_concurrency=4, describe_rate=1000).read(target, _now())
+    again = InventoryReader(sessions, describe_concurrency=4, describe_rate=1000).read(target, _now())
+
+    assert _describes(embedded_aws) == 2 * len(configs)  # once per config per (new) reader
+    assert 1 < peak <= 4
+    endpoints = inventory.of_type(ResourceType.ENDPOINT)
+    assert [e.endpoint_config for e in endpoints] == configs  # Search's order, not completion order
+    assert endpoints == again.of_type(ResourceType.ENDPOINT)
+    assert [e.instance_count for e in endpoints[:3]] == [1, 2, 3]
+
+
+def test_throttled_amid_the_describes_the_read_completes_and_the_next_resumes(
+    sessions: AwsSessions,
+    target: AwsTarget,
+    sagemaker: Any,
+    embedded_aws: EmbeddedAws,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    configs = _endpoints(sagemaker, 12)
+    reader = InventoryReader(sessions, describe_concurrency=3, describe_rate=1000)
+    embedded_aws.reset_calls()
+    # After 4 answers, every DescribeEndpointConfig is throttled (max_attempts=1: no retry).
+    answered = 0
+
+    def throttle_after_four(**_: Any) -> None:
+        nonlocal answered
+        answered += 1
+        if answered == 5:
+            embedded_aws.inject_error(
+                "sagemaker", "DescribeEndpointConfig", "ThrottlingException", count=None
+            )
+
+    sessions.client("sagemaker", target).meta.events.register(
+        "before-call.sagemaker.DescribeEndpointConfig", throttle_after_four
+    )
+
+    first = reader.read(target, _now())
+    first_describes = _describes(embedded_aws)
+    embedded_aws.clear_errors()
+    embedded_aws.reset_calls()
+    second = reader.read(target, _now())
+
+    unread = set(first.unread_configs)
+    read = {e.endpoint_config for e in first.of_type(ResourceType.ENDPOINT) if e.instance_type}
+    assert len(first.of_type(ResourceType.ENDPOINT)) == 12  # nothing lost
+    assert unread and read and unread | read == set(configs) and not unread & read
+    # Describing stops at the throttling: at most the calls then in flight are refused.
+    assert first_describes <= 4 + 3
+    assert all("Throttling" in why or "throttling" in why for why in first.unread_configs.values())
+    skipped = _by_name(first, ResourceType.ENDPOINT)[f"ep-{configs.index(min(unread)):03d}"]
+    assert (
+        skipped.endpoint_kind is None
+        and skipped.config_note
+        and "read again next sweep" in skipped.config_note
+    )
+    assert "endpoint configs were not read this sweep" in caplog.text
+    # The next read describes only what the first did not: nothing twice.
+    assert _describes(embedded_aws) == len(unread)
+    assert second.unread_configs == {}
+    assert {e.instance_type for e in second.of_type(ResourceType.ENDPOINT)} == {"ml.m5.xlarge"}
+
+
+def test_a_config_deleted_between_search_and_describe(
+    reader: InventoryReader, sessions: AwsSessions, target: AwsTarget, sagemaker: Any
+) -> None:
+    (config,) = _endpoints(sagemaker, 1)
+
+    def delete_it_first(**_: Any) -> None:
+        sagemaker.delete_endpoint_config(EndpointConfigName=config)
+
+    sessions.client("sagemaker", target).meta.events.register(
+        "before-call.sagemaker.DescribeEndpointConfig", delete_it_first
+    )
+    inventory = reader.read(target, _now())
+
+    (endpoint,) = inventory.of_type(ResourceType.ENDPOINT)
+    assert (endpoint.instance_type, endpoint.endpoint_kind) == (None, None)
+    assert endpoint.config_note == "was deleted: SageMaker could not find it"
+    assert inventory.unread_configs == {}  # deleted is an answer, not a fault to retry
+
+
+# ---------------------------------------------------------------------------- the persisted cache
+
+
+def _stored(directory: Path) -> list[Path]:
+    return sorted(directory.glob("endpoint-configs-*.json.gz"))
+
+
+def test_a_restarted_reader_describes_nothing_again(
+    sessions: AwsSessions, target: AwsTarget, sagemaker: Any, embedded_aws: EmbeddedAws, tmp_path: Path
+) -> None:
+    _endpoints(sagemaker, 6)
+    client = sessions.client("sagemaker", target)
+    client.create_endpoint_config(
+        EndpointConfigName="queue-config",
+        ProductionVariants=[{"ModelName": "model", **_instances("AllTraffic", "ml.c5.xlarge", 1)}],
+        AsyncInferenceConfig={"OutputConfig": {"S3OutputPath": "s3://out/async"}},
+    )
+    client.create_endpoint_config(
+        EndpointConfigName="components-config",
+        ProductionVariants=[_instances("AllTraffic", "ml.g5.xlarge", 1)],
+        ExecutionRoleArn=ROLE_ARN,
+    )
+    sagemaker.create_endpoint(EndpointName="queue", EndpointConfigName="queue-config")
+    sagemaker.create_endpoint(EndpointName="components", EndpointConfigName="components-config")
+    store = FileConfigStore(tmp_path)
+    InventoryReader(sessions, store=store).read(target, _now())
+    embedded_aws.reset_calls()
+    steady = InventoryReader(sessions, store=store)
+    steady.read(target, _now())
+    embedded_aws.reset_calls()
+
+    restarted = InventoryReader(sessions, store=FileConfigStore(tmp_path)).read(target, _now())
+    restarted_tag_only = InventoryReader(sessions, store=FileConfigStore(tmp_path)).read(
+        target, _now(), endpoint_configs=False
+    )
+
+    assert len(_stored(tmp_path)) == 1
+    assert _describes(embedded_aws) == 0
+    # Not asked to describe, yet complete: every config came from the store.
+    assert restarted_tag_only.endpoint_configs_read
+    assert restarted_tag_only.of_type(ResourceType.ENDPOINT) == restarted.of_type(ResourceType.ENDPOINT)
+    kinds = {e.name: e.endpoint_kind for e in restarted.of_type(ResourceType.ENDPOINT)}
+    assert kinds["queue"] is EndpointKind.ASYNCHRONOUS
+    assert kinds["components"] is EndpointKind.INFERENCE_COMPONENTS
+    assert kinds["ep-000"] is EndpointKind.REAL_TIME
+    assert _by_name(restarted, ResourceType.ENDPOINT)["ep-001"].instance_count == 2
+
+
+def test_an_endpoint_modified_after_its_config_was_stored_is_described_again(
+    sessions: AwsSessions, target: AwsTarget, sagemaker: Any, embedded_aws: EmbeddedAws, tmp_path: Path
+) -> None:
+    _endpoints(sagemaker, 2)
+    InventoryReader(sessions, store=FileConfigStore(tmp_path)).read(target, _now())
+    # The name is deleted and re-created with another type; the endpoint moves to it.
+    sagemaker.delete_endpoint_config(EndpointConfigName="ep-config-000")
+    _config(sagemaker, "ep-config-000", [_instances("AllTraffic", "ml.c5.2xlarge", 1)])
+    embedded_aws.set_transition_delay(0)
+    time.sleep(1.1)  # LastModifiedTime has whole seconds
+    sagemaker.update_endpoint(EndpointName="ep-000", EndpointConfigName="ep-config-000")
+    sagemaker.describe_endpoint(EndpointName="ep-000")
+    embedded_aws.reset_calls()
+
+    restarted = InventoryReader(sessions, store=FileConfigStore(tmp_path)).read(target, _now())
+
+    assert _describes(embedded_aws) == 1
+    assert _by_name(restarted, ResourceType.ENDPOINT)["ep-000"].instance_type == "ml.c5.2xlarge"
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(b"\x00not gzip at all", id="corrupt"),
+        pytest.param(gzip.compress(b'{"schema": "someone-else/v9"}'), id="foreign-schema"),
+        pytest.param(
+            encode(
+                CacheKey("999999999999", "us-east-1"),
+                {"ep-config-000": EndpointConfig({}, True, False, datetime.now(UTC) + timedelta(days=1))},
+            ),
+            id="another-account",
+        ),
+    ],
+)
+def test_an_unusable_cache_file_is_ignored_with_a_warning_and_rebuilt(
+    sessions: AwsSessions,
+    target: AwsTarget,
+    sagemaker: Any,
+    embedded_aws: EmbeddedAws,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    content: bytes,
+) -> None:
+    _endpoints(sagemaker, 3)
+    store = FileConfigStore(tmp_path)
+    key = CacheKey(DEFAULT_ACCOUNT_ID, target.region, sessions.endpoint_url)
+    store.path(key).write_bytes(content)
+    embedded_aws.reset_calls()
+
+    inventory = InventoryReader(sessions, store=store).read(target, _now())
+
+    assert "Ignoring the endpoint-config cache" in caplog.text
+    assert _describes(embedded_aws) == 3
+    assert {e.instance_type for e in inventory.of_type(ResourceType.ENDPOINT)} == {"ml.m5.xlarge"}
+    assert set(FileConfigStore(tmp_path).load(key)) == {f"ep-config-{i:03d}" for i in range(3)}
+
+
+def test_a_cache_of_another_region_or_endpoint_is_never_used(tmp_path: Path) -> None:
+    here = CacheKey(DEFAULT_ACCOUNT_ID, "us-east-1", "http://127.0.0.1:5000")
+    config = EndpointConfig(
+        {"AllTraffic": ConfigVariant("ml.m5.xlarge", 1, False, False)}, True, True, datetime.now(UTC)
+    )
+    store = FileConfigStore(tmp_path)
+    store.save(here, {"shared-name": config})
+
+    assert store.load(here) == {"shared-name": config}
+    assert store.load(CacheKey(DEFAULT_ACCOUNT_ID, "eu-west-1", "http://127.0.0.1:5000")) == {}
+    # Another endpoint (real AWS here, an embedded one when stored) under the same file name.
+    with pytest.raises(UnusableCache, match="not of account"):
+        decode(CacheKey(DEFAULT_ACCOUNT_ID, "us-east-1"), store.path(here).read_bytes())
+    assert store.load(CacheKey(DEFAULT_ACCOUNT_ID, "us-east-1")) == {}
+
+
+def test_the_stored_cache_is_bounded_keeping_the_newest(tmp_path: Path) -> None:
+    key = CacheKey(DEFAULT_ACCOUNT_ID, "us-east-1")
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    configs = {
+        f"config-{i:05d}-{'x' * 40}": EndpointConfig(
+            {f"variant-{v}": ConfigVariant(f"ml.m5.{v}xlarge", v, False, False) for v in range(1, 4)},
+            True,
+            False,
+            start + timedelta(minutes=i),
+        )
+        for i in range(5000)
+    }
+
+    data = encode(key, configs, max_bytes=8 * 1024)
+    kept = decode(key, data)
+
+    assert len(data) <= 8 * 1024
+    assert 0 < len(kept) < len(configs)
+    oldest_kept = min(c.seen_modified for c in kept.values())
+    assert all(c.seen_modified < oldest_kept for n, c in configs.items() if n not in kept)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -172,11 +174,18 @@ def test_demo_once_creates_budget_and_shows_spend() -> None:
     assert "REPORT mlcost-system/sagemaker-showback: Ready True" in out
     assert "Seeded showback:" in out and "(fraud, risk, search) and untagged spend" in out
     lines = out.splitlines()
+    # The seeded line items are daily, from the 1st of the month to today: so are the sums.
+    days = datetime.now(UTC).day
+
+    def month_to_date(daily: str) -> str:
+        return f"{Decimal(daily) * days:.2f}"
+
     row = next(line for line in lines if line.split()[:2] == ["risk", "Processing"])
-    assert row.split()[2] == "6.50"
+    assert row.split()[2] == month_to_date("6.50")
     assert any(line.split()[:3] == ["no", "team", "BatchTransform"] for line in lines)
     by_team = next(line for line in lines if line.strip().startswith("by team:"))
-    assert "no team 11.90" in by_team and "risk 36.50" in by_team and "search 22.20" in by_team
+    for team, daily in (("no team", "11.90"), ("risk", "36.50"), ("search", "22.20")):
+        assert f"{team} {month_to_date(daily)}" in by_team
     assert next(line for line in lines if line.strip().startswith("by usage:")).count(",") == 5
     totals = next(line for line in lines if line.strip().startswith("total "))
     assert "forecast unknown" not in totals and "untagged unknown" not in totals

@@ -40,6 +40,7 @@ MODULE_SERVICES: dict[str, tuple[str, ...]] = {
     "autoscaling.py": ("application-autoscaling",),
     "budgets.py": ("budgets",),
     "cloudwatch.py": ("cloudwatch",),
+    "config_cache.py": (),
     "costexplorer.py": ("ce",),
     "endpoints.py": ("sagemaker",),
     "inference_recommender.py": ("sagemaker",),

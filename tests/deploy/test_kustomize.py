@@ -271,3 +271,24 @@ def test_every_builtin_object_is_valid_for_kubernetes(version: str) -> None:
         "ClusterRole",
         "CustomResourceDefinition",
     } <= validated
+
+
+def test_the_operator_keeps_its_endpoint_config_cache_in_its_namespace() -> None:
+    objects = build("deploy")
+    binding = one(objects, "RoleBinding")
+    role = one(objects, "Role", binding["roleRef"]["name"])
+    assert role["metadata"]["namespace"] == binding["metadata"]["namespace"] == NAMESPACE
+    assert {"kind": "ServiceAccount", "name": "mlcost-operator", "namespace": NAMESPACE} in binding[
+        "subjects"
+    ]
+    verbs = {
+        v
+        for r in role["rules"]
+        if "" in r["apiGroups"] and "configmaps" in r["resources"]
+        for v in r["verbs"]
+    }
+    assert verbs == {"get", "create", "update"}
+    # The Deployment tells the operator which namespace that is.
+    (container,) = one(objects, "Deployment")["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["MLCOST_OPERATOR_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"

@@ -58,7 +58,10 @@ and object history (``emulator.objects[...]``) for assertions. What it adds, and
   (kubectl's default) refuses such a write with 422 instead. A CRD update is checked and its
   new schema applies from then on.
 * ``v1/namespaces``, ``v1/events`` and ``apiextensions.k8s.io/v1/customresourcedefinitions``
-  are declared because kopf waits forever for them otherwise.
+  are declared because kopf waits forever for them otherwise; ``v1/configmaps`` for the
+  operator's endpoint-config cache, refused as kube-apiserver refuses them (``admit_config_map``:
+  binaryData must be base64, keys ``[-._a-zA-Z0-9]+``, no key in both data and binaryData, at
+  most 1 MiB of values, immutable ones stay so), and request bodies up to its 3 MiB.
 
 Deliberate leniencies (do not rely on them in operator code): no validation of custom
 resources against their schema or CEL rules (the CRD tests in tests/unit do that), no admission, no
@@ -82,11 +85,14 @@ state directly from the emulator::
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import concurrent.futures
 import copy
 import dataclasses
 import datetime
 import json
+import re
 import secrets
 import string
 import threading
@@ -115,11 +121,17 @@ VERSION = "v1alpha1"
 CRD_RESOURCE = kmock.resource("apiextensions.k8s.io", "v1", "customresourcedefinitions")
 NAMESPACES = kmock.resource("", "v1", "namespaces")
 EVENTS = kmock.resource("", "v1", "events")
+CONFIGMAPS = kmock.resource("", "v1", "configmaps")
 ALL_VERBS = frozenset({"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"})
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 CALL_TIMEOUT = 10.0  # seconds for one call into the server thread
+# kube-apiserver reads request bodies up to 3 MiB (genericapiserver's MaxRequestBodyBytes);
+# aiohttp's own default (1 MiB) would refuse a ConfigMap near its 1 MiB limit, as base64 text.
+MAX_REQUEST_BODY = 3 * 1024 * 1024
+# A ConfigMap's data and binaryData values total at most 1 MiB (core.MaxSecretSize).
+CONFIG_MAP_MAX_BYTES = 1024 * 1024
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,6 +184,16 @@ BUILTIN_RESOURCES: tuple[ResourceSpec, ...] = (
         namespaced=True,
         singular="event",
         shortnames=frozenset({"ev"}),
+        tracks_generation=False,
+    ),
+    ResourceSpec(
+        "",
+        "v1",
+        "configmaps",
+        "ConfigMap",
+        namespaced=True,
+        singular="configmap",
+        shortnames=frozenset({"cm"}),
         tracks_generation=False,
     ),
     ResourceSpec(
@@ -357,6 +379,91 @@ def merge_patch(target: Any, patch: Any) -> Any:
 def _essence(obj: Mapping[str, Any]) -> JSON:
     """What a real API server compares to decide on a new generation."""
     return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
+
+
+_CONFIG_MAP_KEY = re.compile(r"[-._a-zA-Z0-9]+")
+_CONFIG_MAP_KEY_MESSAGE = (
+    "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  "
+    "or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')"
+)
+
+
+def _config_map_key_errors(path: str, key: str) -> list[apiextensions.FieldError]:
+    """apimachinery's IsConfigMapKey: at most 253 bytes, [-._a-zA-Z0-9]+, not '.', '..' or '..*'."""
+    details = []
+    if len(key.encode()) > 253:
+        details.append("must be no more than 253 characters")
+    if not _CONFIG_MAP_KEY.fullmatch(key):
+        details.append(_CONFIG_MAP_KEY_MESSAGE)
+    if key in (".", ".."):
+        details.append(f"must not be '{key}'")
+    elif key.startswith(".."):
+        details.append("must not start with '..'")
+    return [apiextensions.invalid(f"{path}[{key}]", key, detail) for detail in details]
+
+
+def admit_config_map(obj: JSON, old: JSON | None) -> None:
+    """Refuse a ConfigMap as kube-apiserver does (core validation's ValidateConfigMap and
+    ValidateConfigMapUpdate). What JSON decoding refuses comes first, as 400 BadRequest; then the
+    name (a DNS subdomain), the keys, a key in both data and binaryData, more than 1 MiB of values
+    in total, and a change to an immutable ConfigMap, all in one 422 Invalid."""
+    bags, size = _config_map_values(obj)
+    meta = obj.get("metadata") or {}
+    name = str(meta.get("name", ""))
+    errors: list[apiextensions.FieldError] = []
+    if len(name) > 253 or not apiextensions._DNS1123_SUBDOMAIN.match(name):
+        errors.append(apiextensions.invalid("metadata.name", name, apiextensions.DNS1123_SUBDOMAIN_MESSAGE))
+    for key in bags["data"]:
+        errors += _config_map_key_errors("data", key)
+        if key in bags["binaryData"]:
+            errors.append(
+                apiextensions.invalid(f"data[{key}]", key, "duplicate of key present in binaryData")
+            )
+    for key in bags["binaryData"]:
+        errors += _config_map_key_errors("binaryData", key)
+    if size > CONFIG_MAP_MAX_BYTES:
+        # field.TooLong on the empty path, the whole object, in the wording of recent servers
+        # (older ones say "must have at most 1048576 bytes").
+        errors.append(
+            apiextensions.FieldError("[]", "Too long", f"may not be more than {CONFIG_MAP_MAX_BYTES} bytes")
+        )
+    if old is not None and old.get("immutable") is True:
+        if obj.get("immutable") is not True:
+            errors.append(apiextensions.forbidden("immutable", "field is immutable when `immutable` is set"))
+        errors += [
+            apiextensions.forbidden(field, "field is immutable when `immutable` is set")
+            for field in ("data", "binaryData")
+            if (obj.get(field) or {}) != (old.get(field) or {})
+        ]
+    if errors:
+        status = apiextensions.invalid_status("ConfigMap", name, errors)
+        for cause in status["details"]["causes"]:
+            if cause["message"].startswith("Too long"):
+                cause["reason"] = "FieldValueTooLong"
+        raise _error(422, "Invalid", status["message"], **status["details"])
+
+
+def _config_map_values(obj: JSON) -> tuple[dict[str, dict[str, Any]], int]:
+    """data and binaryData, and the bytes of their values; 400 for what JSON decoding refuses: a
+    value that is not a string, binaryData that is not base64 ([]byte in Go: encoding/json's
+    base64.StdEncoding, padded, which skips CR and LF)."""
+    cannot = 'ConfigMap in version "v1" cannot be handled as a ConfigMap: '
+    bags: dict[str, dict[str, Any]] = {}
+    for field in ("data", "binaryData"):
+        bag = obj.get(field)
+        if bag is not None and not isinstance(bag, dict):
+            raise _error(400, "BadRequest", f"{cannot}{field} must be an object")
+        bags[field] = bag or {}
+        for key, value in bags[field].items():
+            if not isinstance(value, str):
+                raise _error(400, "BadRequest", f"{cannot}{field}[{key}] must be a string")
+    size = sum(len(value.encode()) for value in bags["data"].values())
+    for value in bags["binaryData"].values():
+        try:
+            size += len(base64.b64decode(value.replace("\r", "").replace("\n", ""), validate=True))
+        except (binascii.Error, ValueError):
+            raise _error(400, "BadRequest", f"{cannot}illegal base64 data in binaryData") from None
+    return bags, size
 
 
 @attrs.define(kw_only=True)
@@ -545,6 +652,8 @@ class StrictKubernetesEmulator(kmock.KubernetesEmulator):
             obj["status"] = {"phase": "Active"}
         if spec.resource == CRD_RESOURCE:
             self._admit_crd(obj)
+        if spec.resource == CONFIGMAPS:
+            admit_config_map(obj, None)
         self._apply_schema(spec, obj)
         meta["resourceVersion"] = self._next_rv()
         self._store(spec.resource, obj)
@@ -730,6 +839,8 @@ class StrictKubernetesEmulator(kmock.KubernetesEmulator):
         self._apply_schema(spec, new)
         if spec.resource == CRD_RESOURCE and sub is None:
             self._admit_crd(new)  # an update is checked as a create is
+        if spec.resource == CONFIGMAPS:
+            admit_config_map(new, old)
         old_meta, meta = old["metadata"], new["metadata"]
         if old_meta.get("deletionTimestamp"):
             added = set(meta.get("finalizers") or ()) - set(old_meta.get("finalizers") or ())
@@ -934,7 +1045,15 @@ class FakeKubeAPI:
         self._emulator = emulator
         await self._emulator.__aenter__()
         self._server = aiohttp.test_utils.RawTestServer(self._emulator, host=self._host, port=self._port)
-        await self._server.start_server()
+        loop = asyncio.get_running_loop()
+
+        def request_factory(message: Any, payload: Any, protocol: Any, writer: Any, task: Any) -> Any:
+            # The API server's body limit, not aiohttp's (a bigger body answers 413, as there).
+            return aiohttp.web.BaseRequest(
+                message, payload, protocol, writer, task, loop, client_max_size=MAX_REQUEST_BODY
+            )
+
+        await self._server.start_server(request_factory=request_factory)
         self.url = str(self._server.make_url("")).rstrip("/")
         self._session = aiohttp.ClientSession(self.url)
 

@@ -582,3 +582,64 @@ def test_finished_jobs_show_what_they_cost_once_and_unpriced_ones_say_why(
     written = result.status.compliance.model_dump(mode="json", by_alias=True, exclude_none=True)  # type: ignore[union-attr]
     assert written["items"][3]["costKind"] == "OneOff" and "cost" not in written["items"][3]
     assert written["items"][1]["cost"] == "0.92"
+
+
+# ---------------------------------------------------------------------------- endpoint configs, when needed
+
+TEAM_TAG_ONLY = {"tagging": {"required": [{"key": "cost-center"}]}}
+ENDPOINT_TYPES = {"endpoints": {"allowedInstanceTypes": ["ml.c5.large"]}}
+
+
+def describes(aws: EmbeddedAws) -> int:
+    return aws.calls()[("sagemaker", "DescribeEndpointConfig")]
+
+
+def test_a_tag_only_policy_describes_no_endpoint_config(
+    make_reconciler: ReconcilerFactory, sagemaker: Any, aws: EmbeddedAws
+) -> None:
+    for i in range(3):
+        endpoint(sagemaker, f"fraud-ep-{i}")
+    reconciler = make_reconciler(inventory_max_age=timedelta(minutes=2))
+    aws.reset_calls()
+
+    tagged = reconciler.reconcile(REF, policy("Audit", **TEAM_TAG_ONLY), None)
+    after_tags = describes(aws)
+    typed = reconciler.reconcile(REF, policy("Audit", **ENDPOINT_TYPES), None)
+    after_types = describes(aws)
+    tagged_again = reconciler.reconcile(REF, policy("Audit", **TEAM_TAG_ONLY), None)
+
+    assert after_tags == 0
+    compliance = tagged.status.compliance
+    assert compliance is not None and compliance.violations == 3  # no cost-center tag
+    item = compliance.items[0]
+    assert item.cost is None and item.cost_basis.startswith("unknown:")
+    assert "no rule of a policy in this account needs it" in item.cost_basis
+    # A policy with endpoint rules in the same account: its configs are described, once each,
+    # and the inventory it read serves the tag-only policy too, now with costs.
+    assert after_types == 3
+    assert typed.status.compliance is not None and typed.status.compliance.violations == 3
+    assert describes(aws) == 3
+    again = tagged_again.status.compliance
+    assert again is not None and all(i.cost is not None for i in again.items)
+
+
+def test_configs_throttled_after_retries_are_a_warning_and_healed_next_sweep(
+    make_reconciler: ReconcilerFactory, sagemaker: Any, aws: EmbeddedAws
+) -> None:
+    for i in range(2):
+        endpoint(sagemaker, f"fraud-ep-{i}")
+    reconciler = make_reconciler(max_attempts=2, inventory_max_age=timedelta(0))
+    aws.inject_error(
+        "sagemaker", "DescribeEndpointConfig", "ThrottlingException", "Rate exceeded", count=None
+    )
+
+    throttled = reconciler.reconcile(REF, policy("Audit", **ENDPOINT_TYPES), None)
+    aws.clear_errors()
+    healed = reconciler.reconcile(REF, policy("Audit", **ENDPOINT_TYPES), throttled.status)
+
+    ready = condition(throttled, "Ready")
+    assert ready[:2] == ("False", "Throttled") and "endpoint config(s) could not be read" in ready[2]
+    warnings = [e for e in throttled.outcome.events if e.reason == "InventoryIncomplete"]
+    assert len(warnings) == 1 and "fraud-ep-0-c" in warnings[0].message
+    assert condition(healed, "Ready")[0] == "True"
+    assert healed.status.compliance is not None and healed.status.compliance.violations == 2

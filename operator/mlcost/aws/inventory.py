@@ -4,10 +4,11 @@ Calls per read of one account and region, with E endpoints, N notebook instances
 training jobs in the lookback (pages of 100):
 
     Search(Endpoint)          ceil(E/100)   names, status, config name, live variant counts, tags
-    DescribeEndpointConfig    one per config not seen before, or whose endpoint changed since:
-                              instance types, and the endpoint's kind (AsyncInferenceConfig,
-                              ServerlessConfig, variants without ModelName for inference
-                              components), which only the config holds
+    DescribeEndpointConfig    only when a rule needs it (endpoint_configs=True): one per config
+                              not seen before, or whose endpoint changed since: instance types,
+                              and the endpoint's kind (AsyncInferenceConfig, ServerlessConfig,
+                              variants without ModelName for inference components), which only
+                              the config holds; several at once, at a bounded rate
     ListNotebookInstances     ceil(N/100)   everything the rules need except tags
     GetResources (tagging)    ceil(N/100)   notebook tags (only tagged notebooks are returned)
     Search(TrainingJob)       ceil(T/100)   full jobs with tags: type, spot, runtimes, billable time
@@ -19,52 +20,43 @@ has all but the tags, which the Resource Groups Tagging API returns 100 at a tim
 
 Search reads an index that AWS updates moments after a change, so a resource created in the
 last seconds may only appear in the next read.
+
+Configs are immutable, so what was described is kept, in memory and in a ConfigStore (a
+ConfigMap in the cluster, a cache directory for the CLI): a restart describes nothing again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from mlcost.api.v1alpha1.mlcostpolicy import ResourceType
+from mlcost.aws.config_cache import CacheKey, ConfigStore, ConfigVariant, EndpointConfig
 from mlcost.aws.errors import aws_call, error_code
 from mlcost.aws.session import AwsSessions, AwsTarget
-from mlcost.domain.errors import MlcostError
+from mlcost.domain.errors import MlcostError, Throttled
 from mlcost.domain.inventory import Inventory, SageMakerResource, Variant, endpoint_kind
 
 PAGE_SIZE = 100
 # Jobs that have not finished are read whatever their age.
 UNFINISHED_TRAINING_STATUSES = ("InProgress", "Stopping")
 NOTEBOOK_TAG_TYPE = "sagemaker:notebook-instance"
+# DescribeEndpointConfig calls in flight at once, and per second at most. SageMaker documents no
+# per-operation rate for its control-plane API (its quotas page sends to Service Quotas; see
+# docs/aws-behaviour.md, Unsure): 20/s is what a serial reader reaches at ~50 ms a call, so it
+# asks no more of the account's shared rate than one describe after another did, in less time.
+DESCRIBE_CONCURRENCY = 8
+DESCRIBE_RATE = 20.0
+NOT_NEEDED = "was not read: no rule of a policy in this account needs it"
 
-
-@dataclass(frozen=True)
-class _ConfigVariant:
-    instance_type: str | None
-    initial_count: int
-    serverless: bool
-    # Instance-backed with no ModelName: it hosts inference components (CreateInferenceComponent
-    # places the models on it), which publish their own metrics.
-    inference_components: bool
-
-
-@dataclass(frozen=True)
-class _EndpointConfig:
-    """What an endpoint config says of its variants; `found` is False once it was deleted."""
-
-    variants: Mapping[str, _ConfigVariant]
-    found: bool
-    # AsyncInferenceConfig is set: requests are queued and the endpoint publishes no Invocations.
-    # Only the config says so: Search's Endpoint record has no AsyncInferenceConfig.
-    asynchronous: bool
-    # The newest LastModifiedTime of an endpoint using the config when it was described. A
-    # config is immutable, but a name can be deleted and re-created; an endpoint only moves
-    # to it with UpdateEndpoint, which changes the endpoint's LastModifiedTime.
-    seen_modified: datetime
+log = logging.getLogger(__name__)
 
 
 def _utc(moment: datetime) -> datetime:
@@ -84,58 +76,163 @@ def _search_time(moment: datetime) -> str:
     return _utc(moment).strftime("%Y-%m-%dT%H:%M:%S")
 
 
+class RateLimiter:
+    """At most `rate` starts per second across threads, spaced evenly (no bursts)."""
+
+    def __init__(self, rate: float) -> None:
+        self._interval = 1.0 / rate if rate > 0 else 0.0
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next)
+            self._next = start + self._interval
+        if start > now:
+            time.sleep(start - now)
+
+
 class InventoryReader:
     """Reads one account and region's SageMaker inventory per call of read().
 
-    Keeps, per target, the endpoint configs it has described, so that a read in a steady
-    account describes nothing; configs no endpoint uses any more are dropped at each read.
-    Training jobs are those created within `training_lookback` of `now` plus every job not
-    finished yet (InProgress, Stopping), whatever its age.
+    Keeps, per target, the endpoint configs it has described (and, with a store, loads them at
+    the first read and saves them when they change), so that a read in a steady account, or
+    the first after a restart, describes nothing; configs no endpoint uses any more are dropped
+    at each read. Training jobs are those created within `training_lookback` of `now` plus
+    every job not finished yet (InProgress, Stopping), whatever its age.
     """
 
-    def __init__(self, sessions: AwsSessions, *, training_lookback: timedelta = timedelta(days=30)) -> None:
+    def __init__(
+        self,
+        sessions: AwsSessions,
+        *,
+        training_lookback: timedelta = timedelta(days=30),
+        store: ConfigStore | None = None,
+        describe_concurrency: int = DESCRIBE_CONCURRENCY,
+        describe_rate: float = DESCRIBE_RATE,
+    ) -> None:
         self._sessions = sessions
         self.training_lookback = training_lookback
-        self._configs: dict[AwsTarget, dict[str, _EndpointConfig]] = {}
+        self.store = store
+        self.describe_concurrency = max(1, describe_concurrency)
+        self._limiter = RateLimiter(describe_rate)
+        self._configs: dict[AwsTarget, dict[str, EndpointConfig]] = {}
 
-    def read(self, target: AwsTarget, now: datetime) -> Inventory:
-        """Everything SageMaker holds in the target's account and region that the rules read."""
+    def read(self, target: AwsTarget, now: datetime, *, endpoint_configs: bool = True) -> Inventory:
+        """Everything SageMaker holds in the target's account and region that the rules read.
+
+        Without `endpoint_configs` nothing is described: endpoints whose config is not cached
+        have no instance types and no kind (their `config_note` says why).
+        """
         account_id = self._sessions.account_id(target)
         sagemaker = self._sessions.client("sagemaker", target)
         tagging = self._sessions.client("resourcegroupstaggingapi", target)
+        endpoints, unread, skipped = self._endpoints(target, account_id, sagemaker, endpoint_configs)
         resources = [
-            *self._endpoints(target, sagemaker),
+            *endpoints,
             *self._notebooks(sagemaker, tagging),
             *self._training_jobs(sagemaker, now),
         ]
-        return Inventory(account_id=account_id, region=target.region, read_at=now, resources=tuple(resources))
+        return Inventory(
+            account_id=account_id,
+            region=target.region,
+            read_at=now,
+            resources=tuple(resources),
+            # Not asked to describe, but every config was cached (after a restart, say): complete.
+            endpoint_configs_read=endpoint_configs or not skipped,
+            unread_configs=unread,
+        )
 
     # ------------------------------------------------------------------------ endpoints
 
-    def _endpoints(self, target: AwsTarget, sagemaker: Any) -> list[SageMakerResource]:
+    def _endpoints(
+        self, target: AwsTarget, account_id: str, sagemaker: Any, describe: bool
+    ) -> tuple[list[SageMakerResource], dict[str, str], bool]:
         records = list(_search(sagemaker, "Endpoint"))
-        cached = self._configs.get(target, {})
+        key = CacheKey(account_id, target.region, self._sessions.endpoint_url)
+        cached = self._configs.get(target)
+        if cached is None:
+            cached = self.store.load(key) if self.store else {}
         newest: dict[str, datetime] = {}
         for record in records:
             name = record.get("EndpointConfigName")
             if name:
                 modified = _utc(record["LastModifiedTime"])
                 newest[name] = max(modified, newest.get(name, modified))
-        configs: dict[str, _EndpointConfig] = {}
-        try:
-            for name, modified in newest.items():
-                entry = cached.get(name)
-                if entry is None or modified > entry.seen_modified:
-                    entry = _describe_config(sagemaker, name, modified)
-                configs[name] = entry
-        except MlcostError:
-            # Keep what this read described: after throttling, the next read resumes where
-            # this one stopped instead of describing a large account from the start again.
-            self._configs[target] = {**cached, **configs}
-            raise
-        # Only configs of listed endpoints stay: the cache never outgrows the account.
-        self._configs[target] = configs
-        return [_endpoint(record, configs.get(record.get("EndpointConfigName") or "")) for record in records]
+        # A cached entry holds for endpoints modified no later than when it was described.
+        configs = {
+            n: cached[n]
+            for n, modified in newest.items()
+            if n in cached and modified <= cached[n].seen_modified
+        }
+        wanted = [name for name in newest if name not in configs]
+        notes: dict[str, str] = {}
+        if describe and wanted:
+            described, notes, error = self._describe(sagemaker, wanted, newest)
+            configs.update(described)
+        else:
+            described, error = {}, None
+            notes = dict.fromkeys(wanted, NOT_NEEDED)
+        # Only configs of listed endpoints stay: the cache never outgrows the account. One not
+        # needed (hence not re-described) keeps its older entry until it is.
+        kept = {n: c for n, c in cached.items() if n in newest}
+        kept.update(configs)
+        self._configs[target] = kept
+        if self.store and (described or kept.keys() != cached.keys()):
+            self.store.save(key, kept)
+        if error is not None:
+            raise error
+        unread = {name: note for name, note in notes.items() if note != NOT_NEEDED}
+        endpoints = [
+            _endpoint(
+                record,
+                configs.get(record.get("EndpointConfigName") or ""),
+                notes.get(record.get("EndpointConfigName") or ""),
+            )
+            for record in records
+        ]
+        return endpoints, unread, NOT_NEEDED in notes.values()
+
+    def _describe(
+        self, sagemaker: Any, names: list[str], newest: dict[str, datetime]
+    ) -> tuple[dict[str, EndpointConfig], dict[str, str], MlcostError | None]:
+        """Describe `names` several at once, at the limiter's rate, results in `names`' order.
+
+        Throttled after botocore's retries, the sweep stops describing (asking harder would
+        not help) and goes on without the configs left, which are named in the notes; any
+        other error stops it too, and is returned to be raised once what was described is kept.
+        """
+        halted = threading.Event()
+        errors: list[MlcostError] = []
+
+        def one(name: str) -> EndpointConfig | str:
+            if halted.is_set():
+                return "was not read: describing stopped after throttling; read again next sweep"
+            self._limiter.wait()
+            try:
+                return _describe_config(sagemaker, name, newest[name])
+            except Throttled as exc:
+                halted.set()
+                return f"could not be read: {exc.message}; read again next sweep"
+            except MlcostError as exc:
+                halted.set()
+                errors.append(exc)
+                return f"could not be read: {exc.message}"
+
+        workers = min(self.describe_concurrency, len(names))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="describe-config") as pool:
+            results = list(pool.map(one, names))
+        described = {n: r for n, r in zip(names, results, strict=True) if isinstance(r, EndpointConfig)}
+        notes = {n: r for n, r in zip(names, results, strict=True) if isinstance(r, str)}
+        if notes:
+            log.warning(
+                "%d of %d endpoint configs were not read this sweep: %s",
+                len(notes),
+                len(names),
+                next(iter(notes.values())),
+            )
+        return described, notes, errors[0] if errors else None
 
     # ------------------------------------------------------------------------ notebooks
 
@@ -222,7 +319,7 @@ def _tags_by_arn(tagging: Any, resource_type: str) -> dict[str, dict[str, str]]:
         request["PaginationToken"] = page["PaginationToken"]
 
 
-def _describe_config(sagemaker: Any, name: str, seen_modified: datetime) -> _EndpointConfig:
+def _describe_config(sagemaker: Any, name: str, seen_modified: datetime) -> EndpointConfig:
     with aws_call("sagemaker:DescribeEndpointConfig"):
         try:
             raw = sagemaker.describe_endpoint_config(EndpointConfigName=name)
@@ -231,12 +328,12 @@ def _describe_config(sagemaker: Any, name: str, seen_modified: datetime) -> _End
             # ValidationException "Could not find endpoint configuration".
             message = str(exc.response.get("Error", {}).get("Message", ""))
             if error_code(exc) == "ValidationException" and "Could not find" in message:
-                return _EndpointConfig(
+                return EndpointConfig(
                     variants={}, found=False, asynchronous=False, seen_modified=seen_modified
                 )
             raise
     variants = {
-        v["VariantName"]: _ConfigVariant(
+        v["VariantName"]: ConfigVariant(
             instance_type=v.get("InstanceType"),
             initial_count=int(v.get("InitialInstanceCount") or 0),
             serverless="ServerlessConfig" in v,
@@ -244,7 +341,7 @@ def _describe_config(sagemaker: Any, name: str, seen_modified: datetime) -> _End
         )
         for v in [*raw.get("ProductionVariants", []), *raw.get("ShadowProductionVariants", [])]
     }
-    return _EndpointConfig(
+    return EndpointConfig(
         variants=variants,
         found=True,
         asynchronous=bool(raw.get("AsyncInferenceConfig")),
@@ -252,7 +349,7 @@ def _describe_config(sagemaker: Any, name: str, seen_modified: datetime) -> _End
     )
 
 
-def _variants(record: dict[str, Any], config: _EndpointConfig | None) -> tuple[Variant, ...]:
+def _variants(record: dict[str, Any], config: EndpointConfig | None) -> tuple[Variant, ...]:
     """Live variants (counts change with autoscaling) with the instance type of their config;
     the config's own variants while the endpoint has none yet (Creating, Failed)."""
     known = config.variants if config else {}
@@ -290,12 +387,16 @@ def _variants(record: dict[str, Any], config: _EndpointConfig | None) -> tuple[V
     return tuple(variants)
 
 
-def _endpoint(record: dict[str, Any], config: _EndpointConfig | None) -> SageMakerResource:
+def _endpoint(record: dict[str, Any], config: EndpointConfig | None, note: str | None) -> SageMakerResource:
     """An endpoint; its instance_type is its first instance-backed variant's, its
     instance_count the instances of all variants, its kind that of its config (None when the
     config is gone)."""
     variants = _variants(record, config)
     kind = endpoint_kind(config.asynchronous, variants) if config and config.found else None
+    if config is not None and not config.found:
+        note = "was deleted: SageMaker could not find it"
+    elif config is None and not record.get("EndpointConfigName"):
+        note = "is not named by SageMaker"
     typed = [v for v in variants if v.instance_type]
     return SageMakerResource(
         type=ResourceType.ENDPOINT,
@@ -310,6 +411,7 @@ def _endpoint(record: dict[str, Any], config: _EndpointConfig | None) -> SageMak
         endpoint_config=record.get("EndpointConfigName"),
         variants=variants,
         endpoint_kind=kind,
+        config_note=note if kind is None else None,
     )
 
 

@@ -165,9 +165,9 @@ def traffic_measure(resource: SageMakerResource) -> TrafficMeasure:
             )
         case None:
             return TrafficMeasure(
-                unmeasurable=f"its endpoint config {resource.endpoint_config or '(none)'} could not be "
-                "read, so its kind (real-time, asynchronous, serverless) and the metrics that show its "
-                "traffic are unknown"
+                unmeasurable=f"its endpoint config {resource.endpoint_config or '(none)'} "
+                f"{resource.config_note or 'could not be read'}, so its kind (real-time, asynchronous, "
+                "serverless) and the metrics that show its traffic are unknown"
             )
 
 
@@ -235,6 +235,11 @@ def _unknown_price(
     catalogue: PriceCatalogue,
     region: str,
 ) -> str:
+    if not instance_type and resource.config_note:
+        return (
+            f"{UNKNOWN}: the instance type of {resource.type.value} {resource.name} is in its endpoint "
+            f"config {resource.endpoint_config}, which {resource.config_note}"
+        )
     if not instance_type:
         return f"{UNKNOWN}: SageMaker reported no instance type for {resource.type.value} {resource.name}"
     why = catalogue.explain_missing([(instance_type, region, usage)])
@@ -294,6 +299,16 @@ def job_cost(resource: SageMakerResource, catalogue: PriceCatalogue, region: str
         CostKind.ONE_OFF,
         total.quantize(Decimal("0.01")),
     )
+
+
+def needs_endpoint_configs(spec: MLCostPolicySpec) -> bool:
+    """Whether the policy's rules read what only endpoint configs hold (instance types, kind).
+
+    Reading them costs one DescribeEndpointConfig per config: a policy that only checks tags,
+    notebooks or training jobs does without, and its endpoint findings cost "unknown".
+    """
+    rules = spec.endpoints
+    return rules is not None and (bool(rules.allowed_instance_types) or rules.idle is not None)
 
 
 def evaluate(

@@ -89,6 +89,9 @@ class SageMakerResource:
     # From the endpoint config; None when it was not read (deleted, or not described), and
     # then nothing that depends on it (the idle rule) judges the endpoint.
     endpoint_kind: EndpointKind | None = None
+    # Why the endpoint config is not known (so neither are its kind and instance types), in
+    # words that end a sentence "its endpoint config X ...": None when it was read.
+    config_note: str | None = None
 
     @property
     def transitional(self) -> bool:
@@ -103,6 +106,11 @@ class Inventory:
     region: str
     read_at: datetime
     resources: tuple[SageMakerResource, ...]
+    # False when endpoint configs were not described because no rule asked for them: endpoints
+    # then have no instance types or kind, except those whose config was already cached.
+    endpoint_configs_read: bool = True
+    # Configs that should have been read but were not (throttled): name -> why.
+    unread_configs: Mapping[str, str] = field(default_factory=dict)
 
     def of_type(self, type_: ResourceType) -> list[SageMakerResource]:
         return [r for r in self.resources if r.type is type_]

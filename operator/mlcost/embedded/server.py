@@ -42,6 +42,7 @@ class EmbeddedAws:
         region: str = "us-east-1",
         quiet: bool = True,
         strict: bool | None = None,
+        latency_ms: float | None = None,
     ) -> None:
         self.host = host
         self.port = port  # the port serving once started
@@ -53,6 +54,8 @@ class EmbeddedAws:
         self._endpoint_url: str | None = None
         # None: keep the process's setting (MLCOST_EMBEDDED_STRICT=1 switches it on).
         self._strict = strict
+        # None: keep the process's setting (0 ms unless set_latency was called).
+        self._latency_ms = latency_ms
 
     # ------------------------------------------------------------------------ lifecycle
 
@@ -74,6 +77,8 @@ class EmbeddedAws:
         moto_ext.install()
         if self._strict is not None:
             dispatch.set_strict(self._strict)
+        if self._latency_ms is not None:
+            dispatch.set_latency(self._latency_ms)
         if self.quiet:
             # werkzeug logs every request at INFO on stderr.
             logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -285,6 +290,20 @@ class EmbeddedAws:
     def reset_calls() -> None:
         """Zero the call counter (reset() does too)."""
         dispatch.reset_calls()
+
+    # ------------------------------------------------------------------------ latency
+
+    @staticmethod
+    def set_latency(milliseconds: float) -> None:
+        """Wait this long in every AWS request before answering it (0: answer at once), as a
+        round trip to AWS would; requests served concurrently wait in parallel. The hooks and
+        reset() are not delayed, and reset() keeps the setting."""
+        dispatch.set_latency(milliseconds)
+
+    @property
+    def latency_ms(self) -> float:
+        """The per-request latency injected now, in milliseconds."""
+        return dispatch.latency_ms()
 
     # ------------------------------------------------------------------------ strict mode
 

@@ -87,6 +87,12 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: An
     settings.watching.server_timeout = 300
     logs.install_filters()
     _join_peering(settings, logger)
+    bound = CONFIG.max_concurrent_reconciles
+    logger.info(
+        f"Reconciling at most {bound} objects at once; the others wait their turn."
+        if bound
+        else "Reconciling objects without a bound on how many run at once."
+    )
     if "runtime" not in memo:  # `mlcost run` builds it before kopf starts; `kopf run -m` here
         try:
             memo["runtime"] = start_runtime(CONFIG)

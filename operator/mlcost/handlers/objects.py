@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +19,15 @@ from mlcost.domain import conditions as cond
 from mlcost.domain.errors import MlcostError
 from mlcost.handlers.runtime import Runtime
 from mlcost.reconcile.results import Event, ObjectRef, Outcome, utcnow
+
+
+def reconcile_slot(runtime: Runtime) -> contextlib.AbstractAsyncContextManager[Any]:
+    """A turn among the operator's reconcile slots (MLCOST_MAX_CONCURRENT_RECONCILES); at once
+    when unbounded.
+
+    Take it after the object's lock, never before: a slot holder then never waits for a lock,
+    so the slots cannot all be held by reconciles waiting for each other."""
+    return runtime.slots or contextlib.nullcontext()
 
 
 class ObjectStatus(Protocol):
@@ -137,14 +147,19 @@ async def reconcile(
         if resync:
             return None  # reported by the change handler when the spec was written
         raise kopf.PermanentError(_invalid_spec(kind, body, patch, exc)) from exc
-    previous = previous_status(kind, body)
-    if resync and not _due(runtime, kind, spec, previous, ref):
+    if resync and not _due(runtime, kind, spec, previous_status(kind, body), ref):
         return None
-    async with runtime.lock(_uid(body, ref)):
+    async with runtime.lock(_uid(body, ref)), reconcile_slot(runtime):
+        # Read only now, not before waiting: a backlog waiting here holds no parsed statuses,
+        # and the status is the latest kopf has seen.
+        previous = previous_status(kind, body)
+        if resync and not _due(runtime, kind, spec, previous, ref):
+            return None  # reconciled while this resync waited for its turn
         started = time.monotonic()
         with logs.about_object(ref.namespace, ref.name, kind.name):
             result = await asyncio.to_thread(kind.reconcile, runtime, ref, spec, previous)
-    kind.record(runtime, ref, result, time.monotonic() - started)
+        seconds = time.monotonic() - started
+    kind.record(runtime, ref, result, seconds)
     _write_status(patch, previous, result.status)
     post_events(body, result.outcome.events)
     error = result.outcome.error
@@ -164,7 +179,7 @@ async def finalize(kind: Kind[SpecT, StatusT], runtime: Runtime, body: kopf.Body
         logger.info("The spec never validated, so nothing was created in AWS; nothing to delete.")
         return
     try:
-        async with runtime.lock(_uid(body, ref)):
+        async with runtime.lock(_uid(body, ref)), reconcile_slot(runtime):
             with logs.about_object(ref.namespace, ref.name, kind.name):
                 outcome = await asyncio.to_thread(
                     kind.finalize, runtime, ref, spec, previous_status(kind, body)

@@ -72,7 +72,7 @@ def ensure_peering(config: Config) -> list[str]:
     created: list[str] = []
     failed: list[tuple[str | None, _Problem]] = []
     try:
-        api = _api_client()
+        api = api_client()
     except Exception as exc:  # the kubernetes client's ConfigException, an unreadable file...
         failed.append((None, _no_credentials(exc)))
     else:
@@ -103,7 +103,7 @@ def _ensure_waiting_for_crds(api: Any, name: str, namespace: str | None) -> str 
     return outcome
 
 
-def _api_client() -> Any:
+def api_client() -> Any:
     """A kubernetes ApiClient found as kopf's own login finds it: the pod's service account in a
     cluster, else the kubeconfig (KUBECONFIG, or ~/.kube/config) and its current context."""
     from kubernetes import client

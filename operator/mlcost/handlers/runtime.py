@@ -7,6 +7,7 @@ import errno
 import socket
 from dataclasses import dataclass, field
 
+from mlcost.aws.config_cache import ConfigStore, FileConfigStore, default_cache_dir
 from mlcost.aws.pricing import PricingClient
 from mlcost.aws.session import AwsSessions
 from mlcost.catalogue import (
@@ -18,6 +19,7 @@ from mlcost.catalogue import (
 )
 from mlcost.config import Config
 from mlcost.domain.spend import SpendCache
+from mlcost.handlers.config_map_store import ConfigMapStore
 from mlcost.metrics import Metrics
 from mlcost.reconcile.policy import PolicyReconciler
 from mlcost.reconcile.report import ReportReconciler
@@ -31,6 +33,13 @@ class Runtime:
     policies: PolicyReconciler
     rightsizings: RightsizingReconciler
     reports: ReportReconciler
+    # How many reconciles and finalizations (of every kind together) run at once. Without a
+    # bound, as many run as the default thread pool has threads (min(32, CPUs + 4), and a pod
+    # sees the node's CPUs), each evaluating its policy over the shared inventory: an operator
+    # started with hundreds of objects waiting peaked with the node's size and kept it. Bounded,
+    # the others wait as coroutines in arrival order (asyncio.Semaphore is FIFO), so a backlog
+    # delays resyncs but never starves them (bench/backlog.py). None: no bound.
+    slots: asyncio.Semaphore | None = None
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
 
     def lock(self, uid: str) -> asyncio.Lock:
@@ -56,13 +65,33 @@ def build_runtime(config: Config, metrics: Metrics | None = None) -> Runtime:
         spend_cache,
         catalogue=load_catalogue(config.price_catalogue),
         inventory_max_age=config.inventory_max_age,
+        config_store=config_store(config),
+        always_describe_configs=config.endpoint_configs == "always",
+        describe_concurrency=config.describe_concurrency,
+        describe_rate=config.describe_rate,
     )
     # One catalogue for both kinds: a price refresh reaches rightsizing too.
     rightsizings = RightsizingReconciler(sessions, lambda: policies.governance.catalogue)
     reports = ReportReconciler(sessions, spend_cache)
+    bound = config.max_concurrent_reconciles
     return Runtime(
-        config=config, metrics=metrics, policies=policies, rightsizings=rightsizings, reports=reports
+        config=config,
+        metrics=metrics,
+        policies=policies,
+        rightsizings=rightsizings,
+        reports=reports,
+        slots=asyncio.Semaphore(bound) if bound else None,
     )
+
+
+def config_store(config: Config) -> ConfigStore | None:
+    """Where described endpoint configs outlive a restart: the operator's ConfigMap in a cluster
+    (MLCOST_OPERATOR_NAMESPACE, set by deploy/), else the user's cache directory."""
+    if not config.endpoint_config_cache:
+        return None
+    if config.operator_namespace:
+        return ConfigMapStore(config.operator_namespace)
+    return FileConfigStore(default_cache_dir())
 
 
 class StartupError(Exception):

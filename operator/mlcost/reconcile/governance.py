@@ -35,6 +35,7 @@ from mlcost.domain.governance import (
     Violation,
     evaluate,
     in_scope,
+    needs_endpoint_configs,
     traffic_measure,
 )
 from mlcost.domain.inventory import Inventory, SageMakerResource
@@ -72,21 +73,34 @@ class GovernanceResult:
 
 
 class InventoryCache:
-    """One inventory per account and region, shared by every policy for `max_age`."""
+    """One inventory per account and region, shared by every policy for `max_age`.
 
-    def __init__(self, reader: InventoryReader, max_age: timedelta) -> None:
+    Endpoint configs are described only for accounts where some policy's rules need them
+    (`endpoint_configs`); once one has asked, every later read of that account describes the
+    configs it does not hold yet, so that policies of one account share one complete inventory.
+    """
+
+    def __init__(self, reader: InventoryReader, max_age: timedelta, *, always_describe: bool = False) -> None:
         self.reader = reader
         self.max_age = max_age
+        self.always_describe = always_describe
         self._inventories: dict[tuple[str, str], Inventory] = {}
+        self._describing: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
 
-    def get(self, target: AwsTarget, account_id: str, now: datetime) -> Inventory:
+    def get(
+        self, target: AwsTarget, account_id: str, now: datetime, *, endpoint_configs: bool = True
+    ) -> Inventory:
         key = (account_id, target.region)
         with self._lock:
+            if endpoint_configs or self.always_describe:
+                self._describing.add(key)
+            describe = key in self._describing
             cached = self._inventories.get(key)
-            if cached and now - cached.read_at < self.max_age:
+            fresh = cached is not None and now - cached.read_at < self.max_age
+            if cached and fresh and (cached.endpoint_configs_read or not describe):
                 return cached
-            inventory = self.reader.read(target, now)
+            inventory = self.reader.read(target, now, endpoint_configs=describe)
             self._inventories[key] = inventory
             return inventory
 
@@ -124,10 +138,14 @@ class GovernanceReconciler:
         *,
         inventory_max_age: timedelta = timedelta(minutes=2),
         tag_status_max_age: timedelta = timedelta(hours=1),
+        reader: InventoryReader | None = None,
+        always_describe_configs: bool = False,
     ) -> None:
         self.sessions = sessions
         self.catalogue = catalogue
-        self.inventories = InventoryCache(InventoryReader(sessions), inventory_max_age)
+        self.inventories = InventoryCache(
+            reader or InventoryReader(sessions), inventory_max_age, always_describe=always_describe_configs
+        )
         self.metrics_reader = MetricsReader(sessions)
         self.tag_status = TagStatusCache(tag_status_max_age)
 
@@ -145,7 +163,8 @@ class GovernanceReconciler:
     ) -> GovernanceResult:
         """Evaluate and (Enforce, not dry run) act. Raises MlcostError when AWS cannot be read."""
         account = self.sessions.account_id(target)
-        inventory = self.inventories.get(target, account, now)
+        needs_configs = needs_endpoint_configs(spec)
+        inventory = self.inventories.get(target, account, now, endpoint_configs=needs_configs)
         governed = [r for r in inventory.resources if in_scope(r, spec.scope)]
         traffic: dict[TrafficSeries, Decimal] = {}
         if spec.endpoints and spec.endpoints.idle:
@@ -167,6 +186,8 @@ class GovernanceReconciler:
         )
         plan = plan_enforcement(evaluation, governed, spec.enforcement, now)
         result = GovernanceResult(evaluation, plan, ComplianceStatus())
+        if needs_configs:
+            result.error = _unread_configs(ref, inventory, governed, outcome)
         if spec.mode is PolicyMode.ENFORCE and not dry_run and plan.actions:
             self._apply(ref, target, plan, result, outcome)
             self.inventories.invalidate(account, target.region)
@@ -261,6 +282,30 @@ class GovernanceReconciler:
                 )
             outcome.info(reason, message)
             log.info("%s: %s", ref.key, message)
+
+
+def _unread_configs(
+    ref: ObjectRef, inventory: Inventory, governed: list[SageMakerResource], outcome: Outcome
+) -> MlcostError | None:
+    """A Throttled error (with a Warning Event) when configs of governed endpoints were not read:
+    the endpoint rules skipped those endpoints this sweep, and the next sweep reads them."""
+    unread = sorted(
+        {
+            r.endpoint_config
+            for r in governed
+            if r.endpoint_config in inventory.unread_configs and r.endpoint_config
+        }
+    )
+    if not unread:
+        return None
+    shown = ", ".join(unread[:5]) + (f" and {len(unread) - 5} more" if len(unread) > 5 else "")
+    message = (
+        f"{len(unread)} endpoint config(s) could not be read this sweep ({shown}): "
+        f"{inventory.unread_configs[unread[0]]}; the endpoint rules skipped their endpoints"
+    )
+    outcome.warn("InventoryIncomplete", message)
+    log.warning("%s: %s", ref.key, message)
+    return Throttled(message, operation="sagemaker:DescribeEndpointConfig")
 
 
 def _report_not_judged(

@@ -9,7 +9,9 @@ from datetime import datetime, timedelta
 
 from mlcost.api.common import ConditionStatus
 from mlcost.api.v1alpha1.mlcostpolicy import MLCostPolicySpec, MLCostPolicyStatus
+from mlcost.aws.config_cache import ConfigStore
 from mlcost.aws.costexplorer import CostAllocationTags
+from mlcost.aws.inventory import DESCRIBE_CONCURRENCY, DESCRIBE_RATE, InventoryReader
 from mlcost.aws.session import AwsSessions, AwsTarget
 from mlcost.catalogue import load_default_catalogue
 from mlcost.domain import conditions as cond
@@ -53,12 +55,26 @@ class PolicyReconciler(Reconciler):
         *,
         catalogue: PriceCatalogue | None = None,
         inventory_max_age: timedelta = timedelta(minutes=2),
+        config_store: ConfigStore | None = None,
+        always_describe_configs: bool = False,
+        describe_concurrency: int = DESCRIBE_CONCURRENCY,
+        describe_rate: float = DESCRIBE_RATE,
     ) -> None:
         super().__init__(sessions, clock)
         self.budget = BudgetReconciler(sessions, spend_cache)
         self.spend_cache = spend_cache
+        reader = InventoryReader(
+            sessions,
+            store=config_store,
+            describe_concurrency=describe_concurrency,
+            describe_rate=describe_rate,
+        )
         self.governance = GovernanceReconciler(
-            sessions, catalogue or load_default_catalogue(), inventory_max_age=inventory_max_age
+            sessions,
+            catalogue or load_default_catalogue(),
+            inventory_max_age=inventory_max_age,
+            reader=reader,
+            always_describe_configs=always_describe_configs,
         )
         # Tag status is a Cost Explorer question too: it shares the cache, bound and single-flight.
         self.governance.tag_status = SharedTagStatus(spend_cache)

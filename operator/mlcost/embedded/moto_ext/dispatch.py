@@ -1,4 +1,5 @@
-"""Moto request dispatch hooks: counts every AWS call received and injects AWS errors on demand."""
+"""Moto request dispatch hooks: counts every AWS call received, injects AWS errors on demand and
+a per-request latency."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -31,8 +33,10 @@ __all__ = [
     "clear_shape_errors",
     "inject_error",
     "install",
+    "latency_ms",
     "operator_operations",
     "reset_calls",
+    "set_latency",
     "set_strict",
     "shape_errors",
     "strict",
@@ -93,8 +97,15 @@ class InjectedError(ServiceException):
 _lock = threading.Lock()
 _faults: dict[tuple[str, str], list[_Fault]] = {}
 _calls: Counter[tuple[str, str]] = Counter()
-# Mutable settings of this process: "strict", and the extension operations once computed.
-_settings: dict[str, Any] = {"strict": os.environ.get(STRICT_ENV, "") == "1", "extension_ops": None}
+# Mutable settings of this process: "strict", the injected latency (seconds), and the
+# extension operations once computed.
+_settings: dict[str, Any] = {
+    "strict": os.environ.get(STRICT_ENV, "") == "1",
+    "latency": 0.0,
+    "extension_ops": None,
+}
+# moto's own control plane (reset, state, our extensions' hooks) is not AWS: no latency there.
+_CONTROL_PREFIX = "/moto-api"
 
 
 @dataclass(frozen=True)
@@ -123,6 +134,24 @@ def set_strict(on: bool) -> None:
 def strict() -> bool:
     """Whether answers and requests are checked against botocore's shapes."""
     return bool(_settings["strict"])
+
+
+def set_latency(milliseconds: float) -> None:
+    """Delay every AWS request served by this process this long before it is answered.
+
+    Loopback answers in well under a millisecond where real AWS takes tens, so wall times
+    measured here say nothing about AWS until a round trip is added. The wait happens in the
+    request's own server thread: concurrent requests wait in parallel, as they would on AWS.
+    /moto-api (hooks, reset) is not delayed; reset() keeps the setting, like strict mode.
+    """
+    if milliseconds < 0:
+        raise ValueError("latency must be at least 0 ms")
+    _settings["latency"] = milliseconds / 1000
+
+
+def latency_ms() -> float:
+    """The injected per-request latency in milliseconds (0: none)."""
+    return float(_settings["latency"]) * 1000
 
 
 def shape_errors() -> list[ShapeError]:
@@ -372,6 +401,9 @@ def _dispatch_app(
     environ: dict[str, Any],
     start_response: Callable[..., Any],
 ) -> Iterable[bytes]:
+    delay = float(_settings["latency"])
+    if delay and not str(environ.get("PATH_INFO", "")).startswith(_CONTROL_PREFIX):
+        time.sleep(delay)
     try:
         app = self.get_application(environ)
     except Exception:  # moto has no backend for the service at all
