@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from mlcost.aws.config_cache import CacheKey, EndpointConfig, UnusableCache, decode, encode
-from mlcost.handlers.peering import TIMEOUT, _status_of, api_client
+from mlcost.handlers.kube_client import TIMEOUT, api_client, api_status
 from mlcost.logs import summarise
 
 log = logging.getLogger("mlcost.config_cache")
@@ -249,7 +249,7 @@ class ConfigMapStore:
         return f"endpoint-config cache in ConfigMap {self.namespace}/{name}"
 
     def _refused(self, name: str, exc: Any, verb: str) -> None:
-        text, details = _status_of(exc)
+        text, details = api_status(exc)
         if exc.status == 403:
             todo = (
                 f"grant the verb `{verb}` on configmaps in namespace {self.namespace} to the operator's "

@@ -11,7 +11,6 @@ would without this step.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlcost.config import Config
+from mlcost.handlers.kube_client import TIMEOUT, api_client, api_status
 from mlcost.logs import summarise
 
 GROUP, VERSION = "kopf.dev", "v1"
@@ -29,10 +29,6 @@ LABELS = {
     "app.kubernetes.io/name": "mlcost-operator",
     "app.kubernetes.io/managed-by": "mlcost-operator",
 }
-# (connect, read) seconds per request, no retry: a pod on an unreachable API server says so
-# within seconds instead of hanging in its startup (kopf retries by itself afterwards), and
-# urllib3 logs no WARNING per retry besides ours.
-TIMEOUT = (5.0, 10.0)
 # On a fresh cluster the pods of `kubectl apply -k deploy/` may start before the API server serves
 # the peering CRDs of the same apply (it takes a moment to establish them): wait this long for
 # them before saying they are missing.
@@ -103,21 +99,6 @@ def _ensure_waiting_for_crds(api: Any, name: str, namespace: str | None) -> str 
     return outcome
 
 
-def api_client() -> Any:
-    """A kubernetes ApiClient found as kopf's own login finds it: the pod's service account in a
-    cluster, else the kubeconfig (KUBECONFIG, or ~/.kube/config) and its current context."""
-    from kubernetes import client
-    from kubernetes import config as kubeconfig
-
-    configuration = client.Configuration()
-    try:
-        kubeconfig.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-    except kubeconfig.ConfigException:
-        kubeconfig.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-    configuration.retries = False
-    return client.ApiClient(configuration)
-
-
 def _ensure_one(api: Any, name: str, namespace: str | None) -> str | _Problem | None:
     """None if the object exists, its description if created, else the problem."""
     from kubernetes import client
@@ -159,20 +140,8 @@ def _ensure_one(api: Any, name: str, namespace: str | None) -> str | _Problem | 
     return where
 
 
-def _status_of(exc: Any) -> tuple[str, dict[str, Any]]:
-    """'403 Forbidden: <the API server's message>' and the Status's details."""
-    message, details = "", {}
-    try:
-        status = json.loads(exc.body or "{}")
-        message, details = str(status.get("message") or ""), dict(status.get("details") or {})
-    except (TypeError, ValueError, AttributeError):  # not a Status: a proxy's page, say
-        message = str(exc.body or "")
-    text = f"{exc.status} {exc.reason}" + (f": {summarise(message, 300)}" if message else "")
-    return text, details
-
-
 def _refused(exc: Any, plural: str, namespace: str | None) -> _Problem:
-    text, details = _status_of(exc)
+    text, details = api_status(exc)
     scope = "in each watched namespace" if namespace else "cluster-wide"
     causes = {str(c.get("type")) for c in details.get("causes") or [] if isinstance(c, dict)}
     if exc.status == 403 and "NamespaceTerminating" in causes:
