@@ -24,15 +24,11 @@ _MARKUP = re.compile(r"<\s*(!doctype|html|head|body|title|h1|p|div|br)\b", re.IG
 _INVISIBLE = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(r"<[^>]*>")
 _SPACE = re.compile(r"\s+")
-_TIMER_SUCCEEDED = re.compile(r"^Timer '[^']+' succeeded\.$")
+# kopf's line after every event handler; ours only note when a resync is due (handlers/main.py).
+_SCHEDULED = re.compile(r"^Handler 'schedule_[a-z_]+' succeeded\.$")
 _PEERING_MISSING = re.compile(
     r"^Keep-alive in '(?P<name>[^']+)' (?P<where>cluster-wide|in '[^']+'): not found\.$"
 )
-
-# Set by a timer handler on every tick: whether it found nothing due. kopf logs "Timer ...
-# succeeded." in the same asyncio task right after the handler returns, so the filter below
-# sees the value of that very tick.
-_timer_idle: ContextVar[bool] = ContextVar("mlcost_timer_idle", default=False)
 
 
 def summarise(text: str, limit: int = MAX_MESSAGE) -> str:
@@ -156,17 +152,13 @@ class JsonFormatter(_Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
-class QuietIdleTimers(logging.Filter):
-    """Drop kopf's "Timer '...' succeeded." when the timer found nothing due.
-
-    With 500 objects and a 30 s tick that line is 1,000 lines a minute of nothing. A tick that
-    did work, and every failure, still logs; with -v (DEBUG) the idle line stays, as DEBUG.
-    """
+class QuietScheduling(logging.Filter):
+    """Drop kopf's "Handler 'schedule_...' succeeded." that follows every watch event of every
+    object (the handler only notes when its next resync is due): with 500 objects that is a line
+    per status write, saying nothing. With -v (DEBUG) it stays, as DEBUG."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno != logging.INFO or not _timer_idle.get():
-            return True
-        if not _TIMER_SUCCEEDED.match(record.getMessage()):
+        if record.levelno != logging.INFO or not _SCHEDULED.match(record.getMessage()):
             return True
         if not logging.getLogger().isEnabledFor(logging.DEBUG):
             return False
@@ -198,15 +190,10 @@ class PeeringAdvice(logging.Filter):
         return logging.getLogger().isEnabledFor(logging.DEBUG)
 
 
-def timer_found_nothing_due(idle: bool) -> None:
-    """Tell the log filter whether this timer tick found nothing due (call on every tick)."""
-    _timer_idle.set(idle)
-
-
 def install_filters() -> None:
     """Attach the filters to kopf's loggers (idempotent; also where kopf's CLI set up logging)."""
     targets: list[tuple[str, type[logging.Filter]]] = [
-        ("kopf.objects", QuietIdleTimers),
+        ("kopf.objects", QuietScheduling),
         ("kopf._core.engines.peering", PeeringAdvice),
     ]
     for name, kind in targets:

@@ -208,7 +208,7 @@ async def test_json_logs_with_the_object_and_quiet_idle_timers(
     process = await start(env, "--log-format", "json")
     try:
         await policy_reconciled(kube)
-        await asyncio.sleep(2)  # ten ticks of the resync timer with nothing due
+        await asyncio.sleep(2)  # ten ticks of the resync scheduler with nothing due
         # Then a resync that is due: real work, which still logs.
         pretend_last_sweep_was_long_ago(kube)
         await kube.wait_for(PLURAL, NS, NAME, swept_recently, timeout=15)
@@ -222,9 +222,11 @@ async def test_json_logs_with_the_object_and_quiet_idle_timers(
     assert about_policy, output[-3000:]
     assert all(e["namespace"] == NS and e["kind"] == "MLCostPolicy" for e in about_policy)
     assert any(e["message"] == "Handler 'reconcile_policy' succeeded." for e in about_policy)
-    timers = [e for e in about_policy if e["message"] == "Timer 'resync_policy' succeeded."]
-    assert len(timers) == 1, "only the tick that was due logs; the idle ones log nothing at INFO"
-    assert timers[0]["level"] == "INFO"
+    resyncs = [e for e in about_policy if e["message"].startswith("Resync succeeded in ")]
+    assert len(resyncs) == 1, "only the tick that was due logs; the idle ones log nothing at INFO"
+    assert resyncs[0]["level"] == "INFO" and resyncs[0]["logger"] == "mlcost.resync"
+    # Nor does the event handler that tells the scheduler when the next resync is due.
+    assert not [e for e in entries if "schedule_policy" in e["message"] and e["level"] == "INFO"]
 
 
 class _HtmlErrorPage(http.server.BaseHTTPRequestHandler):

@@ -49,15 +49,6 @@ CONFIGS = {
 }
 
 
-@pytest.fixture
-def kube() -> Iterator[FakeKubeAPI]:
-    with FakeKubeAPI() as api:
-        api.ensure_namespace(NS)
-        yield api
-        errors = api.server_errors()
-    assert not errors, f"the fake API failed internally: {errors!r}"
-
-
 def api_client(url: str) -> Any:
     configuration = client.Configuration(host=url)
     configuration.retries = False

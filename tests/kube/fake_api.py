@@ -443,6 +443,76 @@ def admit_config_map(obj: JSON, old: JSON | None) -> None:
         raise _error(422, "Invalid", status["message"], **status["details"])
 
 
+# apimachinery's IsQualifiedName: an optional DNS-subdomain prefix and "/", then a name of at most
+# 63 characters, alphanumeric at both ends, with '-', '_' or '.' between.
+_QUALIFIED_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+_QUALIFIED_NAME_MESSAGE = (
+    "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with "
+    "an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation "
+    "is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
+)
+# metav1.MicroTime decodes with time.RFC3339Micro: exactly six fraction digits; metav1.Time with
+# time.RFC3339, which takes a fraction of any length on parsing.
+_MICRO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}(Z|[+-]\d{2}:\d{2})")
+_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
+
+
+def _list_key(obj: JSON) -> tuple[str, str]:
+    meta = obj["metadata"]
+    return (meta.get("namespace") or "", meta["name"])
+
+
+def admit_event(obj: JSON) -> None:
+    """Refuse a core/v1 Event as kube-apiserver does on create (pkg/apis/core/validation/events.go
+    legacyValidateEvent, request version v1): timestamps that do not decode are 400 BadRequest; an
+    Event with an eventTime needs reportingComponent (a qualified name), reportingInstance and
+    action (at most 128 characters each), a reason (128) and a message of at most 1024; one
+    without must be in its object's namespace."""
+    cannot = 'Event in version "v1" cannot be handled as a Event: '
+    if obj.get("eventTime") and not _MICRO_TIME.fullmatch(str(obj["eventTime"])):
+        raise _error(400, "BadRequest", f'{cannot}parsing time "{obj["eventTime"]}" as RFC3339Micro')
+    for field in ("firstTimestamp", "lastTimestamp"):
+        if obj.get(field) and not _TIME.fullmatch(str(obj[field])):
+            raise _error(400, "BadRequest", f'{cannot}parsing time "{obj[field]}" as RFC3339')
+    errors = _event_namespace_errors(obj)
+    if obj.get("eventTime"):
+        errors += _new_event_errors(obj)
+    if errors:
+        name = str((obj.get("metadata") or {}).get("name", ""))
+        status = apiextensions.invalid_status("Event", name, errors)
+        raise _error(422, "Invalid", status["message"], **status["details"])
+
+
+def _event_namespace_errors(obj: JSON) -> list[apiextensions.FieldError]:
+    namespace = str((obj.get("metadata") or {}).get("namespace") or "")
+    involved = str((obj.get("involvedObject") or {}).get("namespace") or "")
+    if obj.get("eventTime"):
+        wrong = not involved and namespace not in ("default", "kube-system")
+    else:
+        wrong = namespace != involved if involved else namespace not in ("", "default")
+    detail = "does not match event.namespace"
+    return [apiextensions.invalid("involvedObject.namespace", involved, detail)] if wrong else []
+
+
+def _new_event_errors(obj: JSON) -> list[apiextensions.FieldError]:
+    errors: list[apiextensions.FieldError] = []
+    component = str(obj.get("reportingComponent") or "")
+    name = component.rsplit("/", 1)[-1]
+    if not component:
+        errors.append(apiextensions.required("reportingComponent"))
+    elif len(name) > 63 or not _QUALIFIED_NAME.fullmatch(name):
+        errors.append(apiextensions.invalid("reportingComponent", component, _QUALIFIED_NAME_MESSAGE))
+    for field, limit in (("reportingInstance", 128), ("action", 128), ("reason", 128)):
+        value = str(obj.get(field) or "")
+        if not value:
+            errors.append(apiextensions.required(field))
+        elif len(value) > limit:
+            errors.append(apiextensions.invalid(field, "", f"can have at most {limit} characters"))
+    if len(str(obj.get("message") or "")) > 1024:
+        errors.append(apiextensions.invalid("message", "", "can have at most 1024 characters"))
+    return errors
+
+
 def _config_map_values(obj: JSON) -> tuple[dict[str, dict[str, Any]], int]:
     """data and binaryData, and the bytes of their values; 400 for what JSON decoding refuses: a
     value that is not a string, binaryData that is not base64 ([]byte in Go: encoding/json's
@@ -654,6 +724,8 @@ class StrictKubernetesEmulator(kmock.KubernetesEmulator):
             self._admit_crd(obj)
         if spec.resource == CONFIGMAPS:
             admit_config_map(obj, None)
+        if spec.resource == EVENTS:
+            admit_event(obj)
         self._apply_schema(spec, obj)
         meta["resourceVersion"] = self._next_rv()
         self._store(spec.resource, obj)
@@ -695,6 +767,18 @@ class StrictKubernetesEmulator(kmock.KubernetesEmulator):
         if dropped:
             meta = obj.get("metadata") or {}
             self._pruned.append((spec.plural, meta.get("namespace"), meta.get("name", ""), tuple(dropped)))
+        # Then the value validation against the schema (kube-openapi's validator), all in one 422.
+        properties = schema.get("properties") or {}
+        errors = [
+            error
+            for key, value in obj.items()
+            if key not in ("apiVersion", "kind", "metadata") and key in properties
+            for error in apiextensions.validate_value(value, properties[key], key)
+        ]
+        if errors:
+            name = str((obj.get("metadata") or {}).get("name", ""))
+            status = apiextensions.invalid_status(f"{spec.kind}.{spec.group}", name, errors)
+            raise _error(422, "Invalid", status["message"], **status["details"])
 
     @property
     def pruned(self) -> list[tuple[str, str | None, str, tuple[str, ...]]]:
@@ -919,13 +1003,30 @@ class StrictKubernetesEmulator(kmock.KubernetesEmulator):
         return self._current(request, spec)
 
     async def _serve_list(self, request: kmock.Request) -> JSON:
+        """A list, in pages when asked (``limit`` and ``continue``, as kube-apiserver pages: by
+        namespace/name; a page with more after it has ``metadata.continue``, the token of the
+        next one, and ``remainingItemCount``; the last page has neither). The real server serves
+        every page from the first page's snapshot; this one from the current state, with the
+        first page's resource version."""
         spec = self._spec(request.resource)
-        return {
-            "apiVersion": spec.api_version,
-            "kind": f"{spec.kind}List",
-            "metadata": {"resourceVersion": str(self._rv)},
-            "items": self.snapshots(spec.resource, request.namespace if spec.namespaced else None),
-        }
+        namespace = request.namespace if spec.namespaced else None
+        items = sorted(self.snapshots(spec.resource, namespace), key=_list_key)
+        meta: JSON = {"resourceVersion": str(self._rv)}
+        limit = int(request.params.get("limit") or 0)
+        token = request.params.get("continue")
+        if token:
+            try:
+                position = json.loads(base64.b64decode(token))
+                meta["resourceVersion"], start = str(position["rv"]), tuple(position["start"])
+            except (ValueError, KeyError, TypeError, binascii.Error):
+                raise _error(400, "BadRequest", "continue key is not valid: invalid continue token") from None
+            items = [o for o in items if _list_key(o) > start]
+        if limit > 0 and len(items) > limit:
+            position = {"rv": int(meta["resourceVersion"]), "start": list(_list_key(items[limit - 1]))}
+            meta["continue"] = base64.b64encode(json.dumps(position).encode()).decode()
+            meta["remainingItemCount"] = len(items) - limit
+            items = items[:limit]
+        return {"apiVersion": spec.api_version, "kind": f"{spec.kind}List", "metadata": meta, "items": items}
 
     async def _serve_watch(self, request: kmock.Request) -> AsyncIterator[Any]:
         spec = self._spec(request.resource)

@@ -8,6 +8,8 @@ kopf's public extension points:
 * an ``@kopf.on.login()`` handler that returns ``kopf.ConnectionInfo(server=<fake url>)``
   (the production module has no login handler: in a cluster kopf's defaults find the
   service account; in tests there is none to find);
+* ``KUBECONFIG`` at the fake for the run's duration (the operator's own kubernetes-client
+  requests find their cluster there, as they would on a developer's machine);
 * an ``@kopf.on.startup()`` handler, registered *after* the module's own handlers (so it runs
   after the operator's startup handler and wins), that shortens kopf's timings for tests
   (``fast_settings``) and applies the test's own ``configure(settings)``.
@@ -43,10 +45,13 @@ import contextlib
 import dataclasses
 import importlib
 import logging
+import os
 import sys
+import tempfile
 import types
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager
+from pathlib import Path
 from typing import Any
 
 import kopf
@@ -205,6 +210,26 @@ def _register_test_handlers(
             configure(settings)
 
 
+_KUBECONFIGS = tempfile.TemporaryDirectory(prefix="mlcost-tests-")  # removed when pytest exits
+
+
+def _point_kubeconfig_at(kube: FakeKubeAPI) -> None:
+    """KUBECONFIG at the fake for the run, as on a developer's machine: the operator's own
+    kubernetes-client requests (its resyncs, handlers/kube_objects.py) find the API there, while
+    kopf gets it from the login handler. ``_preserved_global_state`` puts the old value back."""
+    path = (
+        Path(tempfile.gettempdir()) / f"mlcost-tests-kubeconfig-{os.getpid()}-{kube.url.rsplit(':', 1)[-1]}"
+    )
+    path.write_text(
+        "apiVersion: v1\nkind: Config\n"
+        f'clusters: [{{name: fake, cluster: {{server: "{kube.url}"}}}}]\n'
+        "users: [{name: tester, user: {token: test-token}}]\n"
+        "contexts: [{name: fake, context: {cluster: fake, user: tester}}]\n"
+        "current-context: fake\n"
+    )
+    os.environ["KUBECONFIG"] = str(path)
+
+
 @dataclasses.dataclass
 class _GlobalState:
     registry: kopf.OperatorRegistry
@@ -214,6 +239,7 @@ class _GlobalState:
     aio_propagate: bool
     stdout: Any
     stderr: Any
+    kubeconfig: str | None
 
 
 @dataclasses.dataclass
@@ -242,6 +268,7 @@ def _preserved_global_state() -> Any:
             aio_propagate=aio.propagate,
             stdout=sys.stdout,
             stderr=sys.stderr,
+            kubeconfig=os.environ.get("KUBECONFIG"),
         )
     _OVERLAP.depth += 1
     try:
@@ -255,6 +282,10 @@ def _preserved_global_state() -> Any:
             root.handlers[:], root.level = state.root_handlers, state.root_level
             aio.handlers[:], aio.propagate = state.aio_handlers, state.aio_propagate
             sys.stdout, sys.stderr = state.stdout, state.stderr
+            if state.kubeconfig is None:
+                os.environ.pop("KUBECONFIG", None)
+            else:
+                os.environ["KUBECONFIG"] = state.kubeconfig
 
 
 def _failure(runner: KopfRunner, what: str) -> RuntimeError:
@@ -293,6 +324,7 @@ async def run_operator(
     the fake that the module's handlers select).
     """
     with _preserved_global_state():
+        _point_kubeconfig_at(kube)
         registry = kopf.OperatorRegistry()
         kopf.set_default_registry(registry)  # the module's decorators register here
         _forget(module)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -20,10 +21,12 @@ import aiohttp.web
 import pytest
 
 from mlcost.embedded.server import EmbeddedAws
+from mlcost.handlers.main import LIST_CHUNK
 from tests.conftest import client_of
 from tests.kube.fake_api import FakeKubeAPI
 from tests.kube.harness import RunOperator
 from tests.operator.test_policy_operator import ACCOUNT, MODULE, PLURAL, ready_for
+from tests.reconcile.conftest import mutating_calls
 
 POLICIES = 12
 DEFAULT_BOUND = 4  # the documented default of MLCOST_MAX_CONCURRENT_RECONCILES
@@ -168,3 +171,44 @@ async def test_without_a_bound_the_backlog_runs_side_by_side(
         await all_ready(kube, policies, timeout=60)
 
     assert budget_calls.most_at_once > DEFAULT_BOUND
+
+
+def swept_since(moment: datetime) -> Any:
+    def check(obj: dict[str, Any] | None) -> bool:
+        last = (obj or {}).get("status", {}).get("lastSweep")
+        return bool(last) and datetime.fromisoformat(last.replace("Z", "+00:00")) >= moment
+
+    return check
+
+
+async def test_a_restart_reconciles_every_current_policy_again_a_few_at_a_time(
+    kube: FakeKubeAPI,
+    run_operator: RunOperator,
+    aws: EmbeddedAws,
+    budget_calls: BudgetCallWatch,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A restart after an outage: every policy comes back with a current status. Each is
+    # reconciled again at once (its metrics are back), in turn with the others, and changes
+    # nothing in AWS.
+    monkeypatch.setenv("MLCOST_MAX_CONCURRENT_RECONCILES", "2")
+    policies = [team_policy(i) for i in range(POLICIES)]
+    async with run_operator(MODULE):
+        for policy in policies:
+            kube.create(policy)
+        await all_ready(kube, policies, timeout=60)
+
+    restarted = datetime.now(UTC).replace(microsecond=0)
+    await asyncio.sleep(1)  # lastSweep has seconds: the restart's sweeps are told apart
+    aws.reset_calls()
+    budget_calls.most_at_once = 0
+    async with run_operator(MODULE):
+        for policy in policies:
+            meta = policy["metadata"]
+            await kube.wait_for(PLURAL, meta["namespace"], meta["name"], swept_since(restarted), timeout=60)
+
+    assert budget_calls.most_at_once == 2
+    assert mutating_calls(aws) == {}
+    # The first listing comes in pages, so a restart never parses every full status at once.
+    listings = [r for r in kube.requests() if r.action == "LIST" and r.plural == PLURAL]
+    assert listings and all(r.params.get("limit") == str(LIST_CHUNK) for r in listings)

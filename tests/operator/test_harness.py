@@ -57,6 +57,28 @@ def test_create_stamps_metadata_and_drops_status(kube: FakeKubeAPI) -> None:
     assert err.value.body["reason"] == "AlreadyExists"
 
 
+def test_lists_come_in_pages_when_asked(kube: FakeKubeAPI) -> None:
+    for name in ("p3", "p1", "p5", "p2", "p4"):
+        kube.create(policy(name))
+    path = kube.resource("mlcostpolicies").url(NS)
+    status, first = kube.request("GET", f"{path}?limit=2")
+    assert status == 200 and [o["metadata"]["name"] for o in first["items"]] == ["p1", "p2"]
+    assert first["metadata"]["remainingItemCount"] == 3
+    names, page = [], first
+    while page["metadata"].get("continue"):
+        names += [o["metadata"]["name"] for o in page["items"]]
+        status, page = kube.request("GET", f"{path}?limit=2&continue={page['metadata']['continue']}")
+        assert status == 200
+        assert page["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
+    names += [o["metadata"]["name"] for o in page["items"]]
+    assert names == ["p1", "p2", "p3", "p4", "p5"]
+    assert "continue" not in page["metadata"] and "remainingItemCount" not in page["metadata"]
+    status, whole = kube.request("GET", path)
+    assert len(whole["items"]) == 5 and "continue" not in whole["metadata"]
+    status, body = kube.request("GET", f"{path}?limit=2&continue=garbage")
+    assert status == 400 and "continue" in body["message"]
+
+
 def test_generation_counts_spec_changes_only(kube: FakeKubeAPI) -> None:
     rv0 = kube.create(policy())["metadata"]["resourceVersion"]
 

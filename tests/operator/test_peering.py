@@ -120,3 +120,35 @@ async def test_a_crashed_active_replica_is_replaced_once_its_lifetime_passed(
         assert time.monotonic() - started >= lifetime - 0.5
         assert "crashed-replica" not in peers(kube, plural, None)  # kopf cleans the dead entry
     assert mutating_calls(aws) == {("budgets", "CreateBudget"): 1}
+
+
+def budget_calls(aws: EmbeddedAws) -> int:
+    return sum(count for (service, _), count in aws.calls().items() if service == "budgets")
+
+
+async def test_resyncs_hold_while_the_operator_is_frozen(
+    kube: FakeKubeAPI, run_operator: RunOperator, aws: EmbeddedAws
+) -> None:
+    # A policy that AWS keeps throttling is retried every MLCOST_RETRY_INTERVAL (1 s here) by the
+    # resync scheduler, outside kopf's handlers: a freeze must stop those retries too.
+    plural = declare_peering(kube, PEERING)
+    aws.inject_error("budgets", "CreateBudget", "ThrottlingException", "Rate exceeded", count=None)
+    async with run_operator(MODULE, standalone=False, configure=fast_peering):
+        kube.create(copy.deepcopy(POLICY))
+        await kube.wait_for(PLURAL, NS, NAME, ready_for(1, "False"), timeout=15)
+        first = aws.calls().get(("budgets", "CreateBudget"), 0)
+        await kube.wait_until(lambda: aws.calls().get(("budgets", "CreateBudget"), 0) > first, timeout=10)
+
+        # `kopf freeze --peering mlcost` (README): a peer of priority 100 for its lifetime.
+        freeze = {"priority": 100, "lifetime": 3600, "lastseen": datetime.now(UTC).isoformat()}
+        kube.patch(plural, None, PEERING, {"status": {"kopf-freeze": freeze}})
+        await asyncio.sleep(2)  # a resync already under way ends (AWS retries with backoff)
+        aws.reset_calls()
+        await asyncio.sleep(3)  # three retry intervals
+        assert budget_calls(aws) == 0, aws.calls()
+
+        # `kopf resume`: the retries go on, and once AWS answers the policy becomes Ready.
+        kube.patch(plural, None, PEERING, {"status": {"kopf-freeze": None}})
+        await kube.wait_until(lambda: budget_calls(aws) > 0, timeout=10)
+        aws.clear_errors()
+        await kube.wait_for(PLURAL, NS, NAME, ready_for(1), timeout=15)

@@ -12,7 +12,7 @@ import pytest
 
 from mlcost.embedded.server import EmbeddedAws
 from tests.conftest import client_of
-from tests.kube.fake_api import FakeKubeAPI
+from tests.kube.fake_api import FakeKubeAPI, KubeAPIError
 from tests.kube.harness import RunOperator
 from tests.reconcile.conftest import mutating_calls
 from tests.reconcile.test_budget_lifecycle import create_foreign_budget
@@ -161,14 +161,20 @@ async def test_not_owned_budget_is_reported_not_touched(
 async def test_invalid_manifest_is_reported_and_aws_untouched(
     kube: FakeKubeAPI, run_operator: RunOperator, aws: EmbeddedAws
 ) -> None:
+    refused = copy.deepcopy(POLICY)
+    refused["spec"]["budget"]["limit"] = "0"
+    with pytest.raises(KubeAPIError) as err:  # the CRD's schema refuses it at `kubectl apply`
+        kube.create(refused)
+    assert err.value.status == 422 and "spec.budget.limit" in err.value.body["message"]
+    # What no schema can tell (a regular expression that does not compile) the operator reports.
     policy = copy.deepcopy(POLICY)
-    policy["spec"]["budget"]["limit"] = "0"  # the CRD refuses this; the fake API does not
+    policy["spec"]["tagging"] = {"required": [{"key": "team", "pattern": "(unclosed"}]}
     async with run_operator(MODULE):
         kube.create(policy)
         obj = await kube.wait_for(PLURAL, NS, NAME, ready_for(1, "False"), timeout=15)
     ready = condition(obj, "Ready")
     assert ready["reason"] == "InvalidSpec"
-    assert "spec.budget.limit" in ready["message"]
+    assert "spec.tagging.required.0.pattern" in ready["message"]
     await kube.wait_until(lambda: bool(kube.events(name=NAME, reason="InvalidSpec")), timeout=10)
     assert mutating_calls(aws) == {}
 

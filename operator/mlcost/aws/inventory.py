@@ -149,7 +149,9 @@ class InventoryReader:
     def _endpoints(
         self, target: AwsTarget, account_id: str, sagemaker: Any, describe: bool
     ) -> tuple[list[SageMakerResource], dict[str, str], bool]:
-        records = list(_search(sagemaker, "Endpoint"))
+        # Only what _endpoint reads of each record is kept until the configs are known: a real
+        # record also carries data capture, async and shadow settings, deployment history...
+        records = [{k: r[k] for k in ENDPOINT_FIELDS if k in r} for r in _search(sagemaker, "Endpoint")]
         key = CacheKey(account_id, target.region, self._sessions.endpoint_url)
         cached = self._configs.get(target)
         if cached is None:
@@ -385,6 +387,20 @@ def _variants(record: dict[str, Any], config: EndpointConfig | None) -> tuple[Va
             )
         )
     return tuple(variants)
+
+
+# The fields of a Search Endpoint record that _endpoint and _variants read.
+ENDPOINT_FIELDS = (
+    "EndpointName",
+    "EndpointArn",
+    "EndpointStatus",
+    "Tags",
+    "CreationTime",
+    "LastModifiedTime",
+    "EndpointConfigName",
+    "ProductionVariants",
+    "ShadowProductionVariants",
+)
 
 
 def _endpoint(record: dict[str, Any], config: EndpointConfig | None, note: str | None) -> SageMakerResource:

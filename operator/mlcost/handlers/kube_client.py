@@ -5,6 +5,7 @@ timeouts and no retries."""
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 from mlcost.logs import summarise
@@ -25,7 +26,10 @@ def api_client() -> Any:
     try:
         kubeconfig.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
     except kubeconfig.ConfigException:
-        kubeconfig.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        # KUBECONFIG as it is now: the client's own default was read when it was imported.
+        kubeconfig.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=os.environ.get("KUBECONFIG") or None, client_configuration=configuration
+        )
     configuration.retries = False
     return client.ApiClient(configuration)
 

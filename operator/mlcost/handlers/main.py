@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -23,14 +24,15 @@ from mlcost.constants import (
 from mlcost.handlers import objects
 from mlcost.handlers.policy import POLICY
 from mlcost.handlers.report import REPORT
+from mlcost.handlers.resync import Peering, Resyncs
 from mlcost.handlers.rightsizing import RIGHTSIZING
 from mlcost.handlers.runtime import Runtime, StartupError, refresh_prices, start_runtime
 
 CONFIG = Config.from_env()
-TICK = CONFIG.tick.total_seconds()
 MLCOSTPOLICY = (GROUP, VERSION, MLCOSTPOLICY_PLURAL)
 ENDPOINTRIGHTSIZING = (GROUP, VERSION, ENDPOINTRIGHTSIZING_PLURAL)
 MLCOSTREPORT = (GROUP, VERSION, MLCOSTREPORT_PLURAL)
+LIST_CHUNK = 100  # objects per page of kopf's initial listing
 
 
 def peering_priority(started: float, tiebreak: int | None = None) -> int:
@@ -85,6 +87,9 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: An
     settings.persistence.finalizer = FINALIZER
     settings.posting.level = logging.INFO
     settings.watching.server_timeout = 300
+    # The first listing in pages: a restart after an outage otherwise parses every object with
+    # its full status in one response (500 policies: ~14 MB of JSON, ~40 MiB of Python objects).
+    settings.watching.chunk_size = LIST_CHUNK
     logs.install_filters()
     _join_peering(settings, logger)
     bound = CONFIG.max_concurrent_reconciles
@@ -103,21 +108,59 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: An
             logger.info(f"Serving /metrics on port {CONFIG.metrics_port}")
     if CONFIG.price_refresh:
         logger.info(await asyncio.to_thread(refresh_prices, _runtime(memo)))
+    if "resyncs" not in memo:
+        peering = settings.peering
+        resyncs = Resyncs(
+            _runtime(memo),
+            # Read at each check: a later startup handler (or kopf's CLI) may change them.
+            lambda: Peering(peering.standalone, peering.name, peering.priority, peering.clusterwide),
+        )
+        memo["resyncs"] = resyncs
+        memo["resync_task"] = asyncio.create_task(resyncs.run(), name="mlcost resyncs")
 
 
-@kopf.on.resume(*MLCOSTPOLICY)
+# Every object is resynced by one scheduler (handlers/resync.py), not a kopf timer each: a timer
+# keeps a copy of its object's whole body in memory for as long as the object exists. The event
+# handlers tell the scheduler when each object is due; kopf's handlers do the rest.
+
+
+def _resyncs(memo: kopf.Memo) -> Resyncs:
+    resyncs: Resyncs = memo["resyncs"]
+    return resyncs
+
+
+async def _resume(
+    kind: objects.Kind[Any, Any],
+    plural: str,
+    body: kopf.Body,
+    patch: kopf.Patch,
+    memo: kopf.Memo,
+    logger: Any,
+) -> None:
+    # A restart with statuses that are current: each is reconciled in its turn by the scheduler,
+    # which reads it then, instead of hundreds of bodies waiting here at once for a slot.
+    if objects.due_at(kind, _runtime(memo), body) is not None:
+        _resyncs(memo).resume(kind, plural, body)
+        return
+    await objects.reconcile(kind, _runtime(memo), body, patch, logger)
+
+
 @kopf.on.create(*MLCOSTPOLICY)
 @kopf.on.update(*MLCOSTPOLICY, field="spec")
 async def reconcile_policy(
     body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Any, **_: Any
 ) -> None:
-    await objects.reconcile(POLICY, _runtime(memo), body, patch, logger, resync=False)
+    await objects.reconcile(POLICY, _runtime(memo), body, patch, logger)
 
 
-@kopf.timer(*MLCOSTPOLICY, interval=TICK, initial_delay=TICK)
-async def resync_policy(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Any, **_: Any) -> None:
-    result = await objects.reconcile(POLICY, _runtime(memo), body, patch, logger, resync=True)
-    logs.timer_found_nothing_due(result is None)
+@kopf.on.resume(*MLCOSTPOLICY)
+async def resume_policy(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Any, **_: Any) -> None:
+    await _resume(POLICY, MLCOSTPOLICY_PLURAL, body, patch, memo, logger)
+
+
+@kopf.on.event(*MLCOSTPOLICY)
+async def schedule_policy(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    _resyncs(memo).note(POLICY, MLCOSTPOLICY_PLURAL, body, type)
 
 
 @kopf.on.delete(*MLCOSTPOLICY)
@@ -125,21 +168,24 @@ async def delete_policy(body: kopf.Body, memo: kopf.Memo, logger: Any, **_: Any)
     await objects.finalize(POLICY, _runtime(memo), body, logger)
 
 
-@kopf.on.resume(*ENDPOINTRIGHTSIZING)
 @kopf.on.create(*ENDPOINTRIGHTSIZING)
 @kopf.on.update(*ENDPOINTRIGHTSIZING, field="spec")
 async def reconcile_rightsizing(
     body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Any, **_: Any
 ) -> None:
-    await objects.reconcile(RIGHTSIZING, _runtime(memo), body, patch, logger, resync=False)
+    await objects.reconcile(RIGHTSIZING, _runtime(memo), body, patch, logger)
 
 
-@kopf.timer(*ENDPOINTRIGHTSIZING, interval=TICK, initial_delay=TICK)
-async def resync_rightsizing(
+@kopf.on.resume(*ENDPOINTRIGHTSIZING)
+async def resume_rightsizing(
     body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Any, **_: Any
 ) -> None:
-    result = await objects.reconcile(RIGHTSIZING, _runtime(memo), body, patch, logger, resync=True)
-    logs.timer_found_nothing_due(result is None)
+    await _resume(RIGHTSIZING, ENDPOINTRIGHTSIZING_PLURAL, body, patch, memo, logger)
+
+
+@kopf.on.event(*ENDPOINTRIGHTSIZING)
+async def schedule_rightsizing(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    _resyncs(memo).note(RIGHTSIZING, ENDPOINTRIGHTSIZING_PLURAL, body, type)
 
 
 @kopf.on.delete(*ENDPOINTRIGHTSIZING)
@@ -147,23 +193,37 @@ async def delete_rightsizing(body: kopf.Body, memo: kopf.Memo, logger: Any, **_:
     await objects.finalize(RIGHTSIZING, _runtime(memo), body, logger)
 
 
-@kopf.on.resume(*MLCOSTREPORT)
 @kopf.on.create(*MLCOSTREPORT)
 @kopf.on.update(*MLCOSTREPORT, field="spec")
 async def reconcile_report(
     body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Any, **_: Any
 ) -> None:
-    await objects.reconcile(REPORT, _runtime(memo), body, patch, logger, resync=False)
+    await objects.reconcile(REPORT, _runtime(memo), body, patch, logger)
 
 
-@kopf.timer(*MLCOSTREPORT, interval=TICK, initial_delay=TICK)
-async def resync_report(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Any, **_: Any) -> None:
-    result = await objects.reconcile(REPORT, _runtime(memo), body, patch, logger, resync=True)
-    logs.timer_found_nothing_due(result is None)
+@kopf.on.resume(*MLCOSTREPORT)
+async def resume_report(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Any, **_: Any) -> None:
+    await _resume(REPORT, MLCOSTREPORT_PLURAL, body, patch, memo, logger)
 
 
-# A report owns nothing in AWS: deleting it only removes its metrics. (kopf keeps a finalizer on a
-# kind with a timer whatever `optional` says: nolar/kopf#1074.)
+@kopf.on.event(*MLCOSTREPORT)
+async def schedule_report(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    _resyncs(memo).note(REPORT, MLCOSTREPORT_PLURAL, body, type)
+
+
+# A report owns nothing in AWS: deleting it only removes its metrics (with kopf's finalizer, so
+# that they are removed even when the deletion happens while the operator is down).
 @kopf.on.delete(*MLCOSTREPORT)
 async def delete_report(body: kopf.Body, memo: kopf.Memo, logger: Any, **_: Any) -> None:
     await objects.finalize(REPORT, _runtime(memo), body, logger)
+
+
+@kopf.on.cleanup()
+async def stop_resyncs(memo: kopf.Memo, **_: Any) -> None:
+    task = memo.get("resync_task")
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task  # run() never returns nor raises but for this cancellation
+    if "resyncs" in memo:
+        await _resyncs(memo).stop()

@@ -7,7 +7,7 @@ import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Generic, Protocol, TypeVar
 
 import kopf
@@ -70,8 +70,9 @@ def ref_of(body: kopf.Body) -> ObjectRef:
     return ObjectRef(meta.get("namespace", "default"), meta["name"], meta.get("generation"))
 
 
-def _uid(body: kopf.Body, ref: ObjectRef) -> str:
-    return str(body.get("metadata", {}).get("uid", ref.key))
+def uid_of(body: kopf.Body) -> str:
+    meta = body.get("metadata", {})
+    return str(meta.get("uid") or f"{meta.get('namespace', 'default')}/{meta.get('name')}")
 
 
 def previous_status(kind: Kind[SpecT, StatusT], body: kopf.Body) -> StatusT | None:
@@ -118,16 +119,43 @@ def _write_status(patch: kopf.Patch, previous: Any, status: Any) -> None:
         patch.status[key] = value
 
 
-def _due(runtime: Runtime, kind: Kind[SpecT, StatusT], spec: SpecT, previous: Any, ref: ObjectRef) -> bool:
-    if previous is None or previous.observed_generation != ref.generation:
-        return False  # a new or changed spec is the change handler's to reconcile
+def _due_time(
+    runtime: Runtime, kind: Kind[SpecT, StatusT], spec: SpecT, previous: Any, generation: int | None
+) -> datetime | None:
+    """When the next resync is due; None when it is not a resync's to do."""
+    if previous is None or previous.observed_generation != generation:
+        return None  # a new or changed spec is the change handler's to reconcile
     if previous.last_sweep is None:
-        return True
+        return utcnow()
     ready = cond.get_condition(previous.conditions, cond.READY)
     interval = kind.resync_interval(runtime, spec, previous)
     if ready is None or ready.status != "True":
         interval = min(interval, runtime.config.retry_interval)
-    return bool(utcnow() - previous.last_sweep >= interval)
+    return previous.last_sweep + interval  # type: ignore[no-any-return]
+
+
+def due_at(kind: Kind[SpecT, StatusT], runtime: Runtime, body: kopf.Body) -> datetime | None:
+    """When `body`'s next resync is due, from its spec and status; None when none is (an invalid
+    spec, or a spec its status has not caught up with: the change handler's)."""
+    try:
+        spec = kind.spec_model.model_validate(dict(body.get("spec") or {}))
+    except ValidationError:
+        return None
+    return _due_time(runtime, kind, spec, previous_status(kind, body), ref_of(body).generation)
+
+
+def next_due(kind: Kind[SpecT, StatusT], runtime: Runtime, body: kopf.Body, status: Any) -> datetime | None:
+    """When the resync after the one that produced `status` is due."""
+    try:
+        spec = kind.spec_model.model_validate(dict(body.get("spec") or {}))
+    except ValidationError:
+        return None
+    return _due_time(runtime, kind, spec, status, ref_of(body).generation)
+
+
+def _due(runtime: Runtime, kind: Kind[SpecT, StatusT], spec: SpecT, previous: Any, ref: ObjectRef) -> bool:
+    due = _due_time(runtime, kind, spec, previous, ref.generation)
+    return due is not None and utcnow() >= due
 
 
 async def reconcile(
@@ -136,37 +164,57 @@ async def reconcile(
     body: kopf.Body,
     patch: kopf.Patch,
     logger: Any,
+) -> ReconcileResult | None:
+    """Reconcile one object for kopf's create, update and resume handlers: kopf writes `patch`
+    and retries a transient failure."""
+    try:
+        kind.spec_model.model_validate(dict(body.get("spec") or {}))
+    except ValidationError as exc:
+        raise kopf.PermanentError(_invalid_spec(kind, body, patch, exc)) from exc
+    async with runtime.lock(uid_of(body)), reconcile_slot(runtime):
+        result = await reconcile_held(kind, runtime, body, patch, logger, resync=False)
+    if result is None:
+        return None
+    post_events(body, result.outcome.events)
+    error = result.outcome.error
+    if error and error.transient:
+        raise kopf.TemporaryError(error.message, delay=runtime.config.retry_interval.total_seconds())
+    return result
+
+
+async def reconcile_held(
+    kind: Kind[SpecT, StatusT],
+    runtime: Runtime,
+    body: kopf.Body,
+    patch: kopf.Patch,
+    logger: Any,
     *,
     resync: bool,
+    forced: bool = False,
 ) -> ReconcileResult | None:
-    """Reconcile one object; on a resync, only when it is due."""
+    """Reconcile one object whose lock and reconcile slot the caller holds; the new status goes
+    into `patch`, the Events are the caller's to post. A resync runs only when it is due (or
+    `forced`, after a restart) and never for an invalid spec (the change handler reported it)."""
     ref = ref_of(body)
     try:
         spec = kind.spec_model.model_validate(dict(body.get("spec") or {}))
-    except ValidationError as exc:
-        if resync:
-            return None  # reported by the change handler when the spec was written
-        raise kopf.PermanentError(_invalid_spec(kind, body, patch, exc)) from exc
-    if resync and not _due(runtime, kind, spec, previous_status(kind, body), ref):
+    except ValidationError:
         return None
-    async with runtime.lock(_uid(body, ref)), reconcile_slot(runtime):
-        # Read only now, not before waiting: a backlog waiting here holds no parsed statuses,
-        # and the status is the latest kopf has seen.
-        previous = previous_status(kind, body)
-        if resync and not _due(runtime, kind, spec, previous, ref):
-            return None  # reconciled while this resync waited for its turn
-        started = time.monotonic()
-        with logs.about_object(ref.namespace, ref.name, kind.name):
-            result = await asyncio.to_thread(kind.reconcile, runtime, ref, spec, previous)
-        seconds = time.monotonic() - started
-    kind.record(runtime, ref, result, seconds)
+    # Parsed only now, in the slot: a backlog waiting for its turn holds no parsed statuses, and
+    # the status is the latest there is.
+    previous = previous_status(kind, body)
+    if resync and not (forced or _due(runtime, kind, spec, previous, ref)):
+        return None
+    if resync and _due_time(runtime, kind, spec, previous, ref.generation) is None:
+        return None  # a changed spec, even when forced: the change handler's
+    started = time.monotonic()
+    with logs.about_object(ref.namespace, ref.name, kind.name):
+        result = await asyncio.to_thread(kind.reconcile, runtime, ref, spec, previous)
+        error = result.outcome.error
+        if error:
+            logger.warning(f"{error.reason}: {error.message}")
+    kind.record(runtime, ref, result, time.monotonic() - started)
     _write_status(patch, previous, result.status)
-    post_events(body, result.outcome.events)
-    error = result.outcome.error
-    if error:
-        logger.warning(f"{error.reason}: {error.message}")
-        if error.transient and not resync:
-            raise kopf.TemporaryError(error.message, delay=runtime.config.retry_interval.total_seconds())
     return result
 
 
@@ -179,7 +227,7 @@ async def finalize(kind: Kind[SpecT, StatusT], runtime: Runtime, body: kopf.Body
         logger.info("The spec never validated, so nothing was created in AWS; nothing to delete.")
         return
     try:
-        async with runtime.lock(_uid(body, ref)), reconcile_slot(runtime):
+        async with runtime.lock(uid_of(body)), reconcile_slot(runtime):
             with logs.about_object(ref.namespace, ref.name, kind.name):
                 outcome = await asyncio.to_thread(
                     kind.finalize, runtime, ref, spec, previous_status(kind, body)
@@ -193,4 +241,4 @@ async def finalize(kind: Kind[SpecT, StatusT], runtime: Runtime, body: kopf.Body
         raise kopf.TemporaryError(message, delay=runtime.config.retry_interval.total_seconds()) from exc
     post_events(body, outcome.events)
     kind.forget(runtime, ref)
-    runtime.forget(_uid(body, ref))
+    runtime.forget(uid_of(body))

@@ -100,6 +100,10 @@ class InventoryCache:
             fresh = cached is not None and now - cached.read_at < self.max_age
             if cached and fresh and (cached.endpoint_configs_read or not describe):
                 return cached
+            # Never used again: let it go before the read, so that the cache never holds two
+            # whole inventories at once (10,000 resources are ~10 MB of Python objects).
+            self._inventories.pop(key, None)
+            del cached
             inventory = self.reader.read(target, now, endpoint_configs=describe)
             self._inventories[key] = inventory
             return inventory
