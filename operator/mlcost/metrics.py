@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
@@ -97,6 +97,14 @@ class _StateCollector(Collector):
         for (kind, namespace, name), is_ready in sorted(self._metrics.readiness().items()):
             ready.add_metric([kind, namespace, name], 1.0 if is_ready else 0.0)
         yield ready
+        actions = CounterMetricFamily(
+            "mlcost_actions",
+            "Changes made in AWS by policy, action and outcome.",
+            labels=["namespace", "policy", "action", "outcome"],
+        )
+        for key, (count, created) in sorted(self._metrics.action_counts().items()):
+            actions.add_metric(list(key), count, created=created)
+        yield actions
 
     def _endpoint_families(self) -> Iterator[Metric]:
         labels = ["namespace", "rightsizing", "endpoint", "variant"]
@@ -252,6 +260,10 @@ class Metrics:
         self._reports: dict[tuple[str, str], MLCostReportStatus] = {}
         # Which (action, outcome) children each object created, so forgetting it removes them.
         self._action_labels: dict[tuple[str, str, str], set[tuple[str, str]]] = {}
+        # (namespace, policy, action, outcome) -> [count, created]: counted here and exported by
+        # the collector, not as prometheus_client Counter children, which cost ~1.5 KB each (a
+        # lock, a value and a created time of their own) with about 6 per object.
+        self._actions: dict[tuple[str, str, str, str], list[float]] = {}
         self.reconciles = Counter(
             "mlcost_reconcile",
             "Reconciles by kind and outcome (success, error).",
@@ -274,12 +286,6 @@ class Metrics:
             "mlcost_aws_throttles",
             "Attempts AWS throttled (each is retried with backoff).",
             ["service", "operation"],
-            registry=self.registry,
-        )
-        self.actions = Counter(
-            "mlcost_actions",
-            "Changes made in AWS by policy, action and outcome.",
-            ["namespace", "policy", "action", "outcome"],
             registry=self.registry,
         )
         self.registry.register(_StateCollector(self))
@@ -332,9 +338,11 @@ class Metrics:
         """Count changes made in AWS; amount 0 only creates the series (see _GOVERNANCE_ACTIONS)."""
         with self._lock:
             self._action_labels.setdefault((kind, namespace, name), set()).add((action, outcome))
-        child = self.actions.labels(namespace, name, action, outcome)
-        if amount:
-            child.inc(amount)
+            self._actions.setdefault((namespace, name, action, outcome), [0.0, time.time()])[0] += amount
+
+    def action_counts(self) -> dict[tuple[str, str, str, str], tuple[float, float]]:
+        with self._lock:
+            return {labels: (count, created) for labels, (count, created) in self._actions.items()}
 
     def _forget(self, kind: str, namespace: str, name: str) -> None:
         with self._lock:
@@ -347,10 +355,8 @@ class Metrics:
                 if (other_ns, other_name) == (namespace, name)
                 for labels in used
             }
-        for action, outcome in mine - shared:
-            # KeyError: a concurrent reconcile had not created the child yet; nothing to remove.
-            with contextlib.suppress(KeyError):
-                self.actions.remove(namespace, name, action, outcome)
+            for action, outcome in mine - shared:
+                self._actions.pop((namespace, name, action, outcome), None)
 
     def forget_policy(self, namespace: str, policy: str) -> None:
         with self._lock:

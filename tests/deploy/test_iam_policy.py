@@ -45,6 +45,7 @@ MODULE_SERVICES: dict[str, tuple[str, ...]] = {
     "endpoints.py": ("sagemaker",),
     "inference_recommender.py": ("sagemaker",),
     "inventory.py": ("sagemaker", "resourcegroupstaggingapi"),
+    "models.py": (),
     "pricing.py": ("pricing",),
     "sagemaker_actions.py": ("sagemaker",),
     "savingsplans.py": ("savingsplans",),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -72,3 +73,28 @@ def test_cost_explorer_retries_once_where_other_services_retry_more(aws: Embedde
 
     assert aws.calls()[("ce", "ListCostAllocationTags")] == 2
     assert aws.calls()[("budgets", "DescribeBudgets")] == 5
+
+
+def _holds_an_ordered_dict(value: object) -> bool:
+    if isinstance(value, OrderedDict):
+        return True
+    if isinstance(value, dict):
+        return any(_holds_an_ordered_dict(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_an_ordered_dict(v) for v in value)
+    return False
+
+
+def test_every_role_shares_one_plain_copy_of_each_service_model(aws: EmbeddedAws) -> None:
+    # A multi-account setup: one role per team account. Each botocore session would load its
+    # own copy of the SageMaker model (about 9 MiB of Python objects), as OrderedDicts.
+    sessions = sessions_of(aws)
+    roles = [ROLE, "arn:aws:iam::444455556666:role/mlcost-governor"]
+    clients = [sessions.client("sagemaker", sessions.target(None, role)) for role in [None, *roles]]
+
+    models = [c.meta.service_model._service_description for c in clients]
+    assert all(model is models[0] for model in models)
+    assert not _holds_an_ordered_dict(models[0])
+    # And they work: each role's client answers (the embedded AWS takes any role).
+    for client in clients:
+        assert client.list_notebook_instances()["NotebookInstances"] == []

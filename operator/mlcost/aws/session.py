@@ -14,6 +14,7 @@ from botocore.config import Config
 from botocore.credentials import CredentialProvider, CredentialResolver, RefreshableCredentials
 
 from mlcost.aws.errors import QUOTA_CODES, THROTTLING_CODES, aws_call
+from mlcost.aws.models import lean_loader, share_loader
 
 # Budgets and Cost Explorer are global services served from us-east-1 in the aws partition.
 GLOBAL_SERVICES_REGION = "us-east-1"
@@ -100,6 +101,7 @@ class AwsSessions:
         self.endpoint_url = endpoint_url
         self.recorder = recorder or CountingRecorder()
         self._base = base_session or boto3.Session()
+        self._models = lean_loader(self._base)
         self._config = Config(
             retries={"mode": "standard", "total_max_attempts": max_attempts},
             connect_timeout=connect_timeout,
@@ -166,6 +168,7 @@ class AwsSessions:
             )
             self._instrument(sts)
             core = botocore.session.get_session()
+            share_loader(core, self._models)  # the models once per process, not once per role
             core.register_component(
                 "credential_provider", CredentialResolver([_AssumedRoleProvider(sts, role_arn)])
             )
