@@ -13,6 +13,7 @@ from mlcost.api.v1alpha1.mlcostpolicy import PolicyMode
 from mlcost.aws.config_cache import FileConfigStore
 from mlcost.aws.session import AwsSessions, AwsTarget
 from mlcost.config import Config
+from mlcost.domain.governance import needs_endpoint_configs
 from mlcost.domain.spend import SpendCache
 from mlcost.manifests import Manifest
 from mlcost.plan_output import DEFAULT_MAX_FINDINGS, ObjectPlan, all_findings, render_json, render_markdown
@@ -57,23 +58,24 @@ def plan_manifests(
         describe_rate=config.describe_rate,
     )
     rightsizings = RightsizingReconciler(sessions, lambda: reconciler.governance.catalogue)
-    plans: list[ObjectPlan] = []
+    # Policies whose rules need endpoint configs first: their inventory read (configs included)
+    # then serves the tag-only ones of the same account, which would otherwise have read its
+    # pages without configs, only for the next policy to read them all again. Printed in order.
+    order = sorted(range(len(manifests)), key=lambda i: not _needs_configs(manifests[i]))
+    by_index: dict[int, ObjectPlan] = {}
     code = EXIT_OK
-    for manifest in manifests:
+    for index in order:
+        manifest = manifests[index]
         ref = ObjectRef(manifest.metadata.namespace, manifest.metadata.name, generation=1)
         if isinstance(manifest, MLCostReport):
             # A report only reads Cost Explorer and Savings Plans: there is never a change to plan,
             # and reading would cost $0.01 a request for nothing a pull request needs.
-            plans.append(
-                ObjectPlan(
-                    "MLCostReport",
-                    ref.namespace,
-                    ref.name,
-                    outcome="ReadOnly",
-                    text=[
-                        f"MLCostReport {ref.key}: read-only (showback and Savings Plans), nothing to change"
-                    ],
-                )
+            by_index[index] = ObjectPlan(
+                "MLCostReport",
+                ref.namespace,
+                ref.name,
+                outcome="ReadOnly",
+                text=[f"MLCostReport {ref.key}: read-only (showback and Savings Plans), nothing to change"],
             )
             continue
         if isinstance(manifest, EndpointRightsizing):
@@ -85,11 +87,12 @@ def plan_manifests(
             result = reconciler.reconcile(ref, manifest.spec, None, dry_run=True, read_spend=False)
             plan = _policy_plan(ref, manifest, result, target, max_findings)
         plan.account = _account(sessions, target)
-        plans.append(plan)
+        by_index[index] = plan
         if plan.outcome == "Error":
             code = EXIT_ERROR
         elif plan.outcome == "ChangesPending" and code == EXIT_OK:
             code = EXIT_CHANGES
+    plans = [by_index[i] for i in range(len(manifests))]
     if output == "json":
         print(render_json(plans, code, max_findings))
     elif output == "markdown":
@@ -99,6 +102,10 @@ def plan_manifests(
             for line in plan.text:
                 print(line)
     return code
+
+
+def _needs_configs(manifest: Manifest) -> bool:
+    return isinstance(manifest, MLCostPolicy) and needs_endpoint_configs(manifest.spec)
 
 
 def _account(sessions: AwsSessions, target: AwsTarget) -> str | None:

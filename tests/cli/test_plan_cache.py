@@ -107,3 +107,22 @@ def test_endpoint_configs_always_gives_tag_findings_a_cost(endpoints: EmbeddedAw
 
 def _findings(document: dict[str, Any]) -> list[dict[str, Any]]:
     return [f for o in document["objects"] for f in o["findings"]]
+
+
+def test_a_mixed_plan_reads_the_account_once(endpoints: EmbeddedAws, tmp_path: Path) -> None:
+    # A tag-only policy first, then one with endpoint rules, in one account: the endpoint-rule
+    # policy is read first, with its configs, and its inventory serves the tag-only one.
+    manifests = tmp_path / "both"
+    manifests.mkdir()
+    (manifests / "1-tags.yaml").write_text(TAGS)
+    (manifests / "2-types.yaml").write_text(TYPES)
+    endpoints.reset_calls()
+
+    _, out = plan(endpoints, manifests, "-o", "json", "--no-cache")
+
+    document = json.loads(out)
+    assert [o["name"] for o in document["objects"]] == ["fraud-tags", "fraud-endpoints"]  # as given
+    calls = endpoints.calls()
+    assert calls[("sagemaker", "DescribeEndpointConfig")] == 4
+    # One Search for endpoints and one for training jobs: the account's pages read once.
+    assert calls[("sagemaker", "Search")] == 2, calls

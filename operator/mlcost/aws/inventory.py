@@ -151,7 +151,8 @@ class InventoryReader:
     ) -> tuple[list[SageMakerResource], dict[str, str], bool]:
         # Only what _endpoint reads of each record is kept until the configs are known: a real
         # record also carries data capture, async and shadow settings, deployment history...
-        records = [{k: r[k] for k in ENDPOINT_FIELDS if k in r} for r in _search(sagemaker, "Endpoint")]
+        # (and botocore gives every timestamp a tzlocal instance of its own: UTC is shared).
+        records = [_slim(r) for r in _search(sagemaker, "Endpoint")]
         key = CacheKey(account_id, target.region, self._sessions.endpoint_url)
         cached = self._configs.get(target)
         if cached is None:
@@ -401,6 +402,14 @@ ENDPOINT_FIELDS = (
     "ProductionVariants",
     "ShadowProductionVariants",
 )
+
+
+def _slim(record: dict[str, Any]) -> dict[str, Any]:
+    slim = {k: record[k] for k in ENDPOINT_FIELDS if k in record}
+    for key in ("CreationTime", "LastModifiedTime"):
+        if key in slim:
+            slim[key] = _utc(slim[key])
+    return slim
 
 
 def _endpoint(record: dict[str, Any], config: EndpointConfig | None, note: str | None) -> SageMakerResource:

@@ -33,6 +33,7 @@ MLCOSTPOLICY = (GROUP, VERSION, MLCOSTPOLICY_PLURAL)
 ENDPOINTRIGHTSIZING = (GROUP, VERSION, ENDPOINTRIGHTSIZING_PLURAL)
 MLCOSTREPORT = (GROUP, VERSION, MLCOSTREPORT_PLURAL)
 LIST_CHUNK = 100  # objects per page of kopf's initial listing
+WORKER_IDLE_TIMEOUT = 0.5  # seconds
 
 
 def peering_priority(started: float, tiebreak: int | None = None) -> int:
@@ -90,6 +91,9 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: An
     # The first listing in pages: a restart after an outage otherwise parses every object with
     # its full status in one response (500 policies: ~14 MB of JSON, ~40 MiB of Python objects).
     settings.watching.chunk_size = LIST_CHUNK
+    # kopf's worker for an object keeps the object's last event (its whole body) until it has
+    # been idle this long: after a restart, 500 bodies at once for kopf's default of 5 s.
+    settings.queueing.idle_timeout = WORKER_IDLE_TIMEOUT
     logs.install_filters()
     _join_peering(settings, logger)
     bound = CONFIG.max_concurrent_reconciles
