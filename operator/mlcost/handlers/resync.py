@@ -201,7 +201,9 @@ class Resyncs:
                     entry.kind, runtime, body, patch, log, resync=True, forced=entry.forced
                 )
                 current = self._entries.get(uid)
-                if current is entry:
+                if current is not None:
+                    # Done with the latest body: an entry a watch event renewed meanwhile (it
+                    # keeps the flag) must not reconcile it again.
                     current.forced = False
                 if result is None:  # not due after all (swept meanwhile), or its spec is invalid
                     fresh = objects.due_at(entry.kind, runtime, body)
