@@ -149,16 +149,7 @@ def test_save_before_any_load_creates_or_replaces(
 def test_the_store_finds_the_cluster_as_kopf_does(
     kube: FakeKubeAPI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        f"""apiVersion: v1
-kind: Config
-clusters: [{{name: fake, cluster: {{server: "{kube.url}"}}}}]
-users: [{{name: tester, user: {{token: test-token}}}}]
-contexts: [{{name: fake, context: {{cluster: fake, user: tester}}}}]
-current-context: fake
-"""
-    )
+    kubeconfig = kube.kubeconfig(tmp_path / "kubeconfig")
     # The kubernetes client reads KUBECONFIG when it is imported (a pod's environment is set by
     # then): point its default there, as that environment would.
     monkeypatch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(kubeconfig))

@@ -64,16 +64,7 @@ def test_unreadable_entries_are_ignored() -> None:
 
 @pytest.fixture
 def objects(kube: FakeKubeAPI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> KubeObjects:
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        f"""apiVersion: v1
-kind: Config
-clusters: [{{name: fake, cluster: {{server: "{kube.url}"}}}}]
-users: [{{name: tester, user: {{token: test-token}}}}]
-contexts: [{{name: fake, context: {{cluster: fake, user: tester}}}}]
-current-context: fake
-"""
-    )
+    kubeconfig = kube.kubeconfig(tmp_path / "kubeconfig")
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
     return KubeObjects()
 

@@ -1368,6 +1368,18 @@ class FakeKubeAPI:
         """Every request that reached the fake, in arrival order."""
         return self.call(lambda emu: emu.records)
 
+    def kubeconfig(self, path: Path) -> Path:
+        """Write a kubeconfig at `path` whose current context is this fake API (a bearer token,
+        which the fake does not check), as a developer's machine would have one."""
+        path.write_text(
+            "apiVersion: v1\nkind: Config\n"
+            f'clusters: [{{name: fake, cluster: {{server: "{self.url}"}}}}]\n'
+            "users: [{name: tester, user: {token: test-token}}]\n"
+            "contexts: [{name: fake, context: {cluster: fake, user: tester}}]\n"
+            "current-context: fake\n"
+        )
+        return path
+
     def server_errors(self) -> list[Exception]:
         """Errors inside the fake itself (5xx, unsupported requests), not 4xx answers."""
 

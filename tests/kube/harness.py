@@ -217,16 +217,7 @@ def _point_kubeconfig_at(kube: FakeKubeAPI) -> None:
     """KUBECONFIG at the fake for the run, as on a developer's machine: the operator's own
     kubernetes-client requests (its resyncs, handlers/kube_objects.py) find the API there, while
     kopf gets it from the login handler. ``_preserved_global_state`` puts the old value back."""
-    path = (
-        Path(tempfile.gettempdir()) / f"mlcost-tests-kubeconfig-{os.getpid()}-{kube.url.rsplit(':', 1)[-1]}"
-    )
-    path.write_text(
-        "apiVersion: v1\nkind: Config\n"
-        f'clusters: [{{name: fake, cluster: {{server: "{kube.url}"}}}}]\n'
-        "users: [{name: tester, user: {token: test-token}}]\n"
-        "contexts: [{name: fake, context: {cluster: fake, user: tester}}]\n"
-        "current-context: fake\n"
-    )
+    path = kube.kubeconfig(Path(_KUBECONFIGS.name) / f"kubeconfig-{kube.url.rsplit(':', 1)[-1]}")
     os.environ["KUBECONFIG"] = str(path)
 
 
